@@ -1,0 +1,1 @@
+"""proactive-recipes command line and model utilities (tiny offline models, release, studies)."""
