@@ -63,7 +63,9 @@ class TurnState:
         return tuple(o for o in self.options if not is_abstain(o))
 
     def judge(self, answer: str) -> Judgement:
-        return judge_answer(answer, self.options, self.accepted_options, self.categories, self.accepted_categories)
+        return judge_answer(
+            answer, self.options, self.accepted_options, self.categories, self.accepted_categories
+        )
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ class Turn:
 
 def _remove_first(options: list[str], text: str, where: str) -> None:
     if text not in options:
-        raise ValueError(f"{where}: option {text!r} is required by the scenario rules but missing from 'options'")
+        raise ValueError(
+            f"{where}: option {text!r} is required by the scenario rules but missing from 'options'"
+        )
     options.remove(text)
 
 
@@ -89,7 +93,9 @@ class Episode:
     record: Record
     hint: bool = False
     reference: bool = False
-    rng: random.Random | None = None  # set: the official control that maps any accepted option to a random action
+    rng: random.Random | None = (
+        None  # set: the official control that maps any accepted option to a random action
+    )
     image_id: int = field(init=False)
     last_action: Action | None = field(init=False, default=None)
     turns: list[Turn] = field(init=False, default_factory=list)
@@ -216,7 +222,9 @@ class Episode:
         chosen = option.lower()
         allowed = [(key, act) for key, act in ACTION_KEYWORDS if act in self.action_space]
         if self.rng is not None:
-            chosen = self.rng.choice([key for key, act in ACTION_KEYWORDS if act in self.action_space and act is not Action.STOP])
+            chosen = self.rng.choice(
+                [key for key, act in ACTION_KEYWORDS if act in self.action_space and act is not Action.STOP]
+            )
         for key, act in allowed:
             if key in chosen:
                 return act
@@ -409,7 +417,12 @@ class COCOEpisode(Episode):
         else:
             self._max_steps = granularity if "_" not in self.direction else granularity * 2
             space = [Action.STOP]
-            for word, act in (("up", Action.UP), ("down", Action.DOWN), ("left", Action.LEFT), ("right", Action.RIGHT)):
+            for word, act in (
+                ("up", Action.UP),
+                ("down", Action.DOWN),
+                ("left", Action.LEFT),
+                ("right", Action.RIGHT),
+            ):
                 if word in self.direction:
                     space.append(act)
                     if act in (Action.UP, Action.DOWN):
@@ -435,7 +448,9 @@ class COCOEpisode(Episode):
             if self.h_step == self.max_h:
                 _remove_first(options, ZOOM_OPTION, self.record.source)
             return options
-        hidden = (_HORIZONTAL if self.h_step >= self.max_h else ()) + (_VERTICAL if self.v_step >= self.max_v else ())
+        hidden = (_HORIZONTAL if self.h_step >= self.max_h else ()) + (
+            _VERTICAL if self.v_step >= self.max_v else ()
+        )
         for text in hidden:
             if text in options:
                 options.remove(text)
@@ -495,13 +510,18 @@ def image_path_for(record: Record) -> set[str]:
         valid = record.extras["valid_images"]
         n = record.num_images
         ids = [record.first_image] + list(valid[1:n])
-        paths.update(record.image_template.format(informative=int(i == n - 1), image=str(v).zfill(4)) for i, v in enumerate(ids))
+        paths.update(
+            record.image_template.format(informative=int(i == n - 1), image=str(v).zfill(4))
+            for i, v in enumerate(ids)
+        )
         paths.add(record.image_template.format(informative=1, image=str(record.reference_image).zfill(4)))
         return paths
     if record.scenario == "ImageNet-C":
         ids = range(1, record.num_images + 1)
     elif record.scenario == "ChangeIt":
-        ids = range(record.first_image % record.extras["step_size"], record.num_images, record.extras["step_size"])
+        ids = range(
+            record.first_image % record.extras["step_size"], record.num_images, record.extras["step_size"]
+        )
     else:
         ids = range(record.num_images)
     paths.update(probe._image(i) for i in ids)

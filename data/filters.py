@@ -61,4 +61,7 @@ def filter_from_correctness(path: str | Path, threshold: float = 0.25) -> IdFilt
     for (scenario, record_id), by_model in votes.items():
         if sum(by_model.values()) / len(by_model) < threshold:
             kept[scenario].add(record_id)
-    return IdFilter(f"filter at threshold {threshold:g} from {Path(path).name}", {k: frozenset(v) for k, v in kept.items()})
+    return IdFilter(
+        f"filter at threshold {threshold:g} from {Path(path).name}",
+        {k: frozenset(v) for k, v in kept.items()},
+    )

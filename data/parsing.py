@@ -42,7 +42,9 @@ class Match:
     index: int | None  # position of the chosen item in the list; None on a mismatch
 
 
-def match_choices(answer: str, choices: Sequence[str], correct: Sequence[str], letter_offset: int = 0) -> Match:
+def match_choices(
+    answer: str, choices: Sequence[str], correct: Sequence[str], letter_offset: int = 0
+) -> Match:
     """Compare ``answer`` with ``choices`` (lettered from ``letter_offset``); ``correct`` is a subset."""
     full = normalize_text(answer)
     normalized = [normalize_text(c) for c in choices]

@@ -104,7 +104,9 @@ def _type_name(expected: type | tuple[type, ...]) -> str:
 def _check_type(where: str, name: str, value: Any, expected: type | tuple[type, ...]) -> None:
     allowed = expected if isinstance(expected, tuple) else (expected,)
     if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
-        raise BenchmarkFormatError(f"{where}: field {name!r}: expected {_type_name(expected)}, got {type(value).__name__} {value!r:.60}")
+        raise BenchmarkFormatError(
+            f"{where}: field {name!r}: expected {_type_name(expected)}, got {type(value).__name__} {value!r:.60}"
+        )
 
 
 def parse_record(scenario: str, raw: Any, where: str) -> Record:
@@ -121,7 +123,9 @@ def parse_record(scenario: str, raw: Any, where: str) -> Record:
     if raw["answer"] not in raw["categories"]:
         raise BenchmarkFormatError(f"{where}: field 'answer': {raw['answer']!r} is not one of the categories")
     if raw["num_images"] < 1:
-        raise BenchmarkFormatError(f"{where}: field 'num_images': must be at least 1, got {raw['num_images']}")
+        raise BenchmarkFormatError(
+            f"{where}: field 'num_images': must be at least 1, got {raw['num_images']}"
+        )
     extras: dict[str, Any] = {}
     for name in SCENARIOS[scenario].extra_fields:
         if name not in raw:
@@ -132,9 +136,13 @@ def parse_record(scenario: str, raw: Any, where: str) -> Record:
         for i, item in enumerate(extras["valid_images"]):
             _check_type(where, f"valid_images[{i}]", item, int)
         if len(extras["valid_images"]) < raw["num_images"]:
-            raise BenchmarkFormatError(f"{where}: field 'valid_images': needs at least num_images={raw['num_images']} entries")
+            raise BenchmarkFormatError(
+                f"{where}: field 'valid_images': needs at least num_images={raw['num_images']} entries"
+            )
     if "quality_answer" in extras and extras["quality_answer"] not in raw["options"]:
-        raise BenchmarkFormatError(f"{where}: field 'quality_answer': {extras['quality_answer']!r} is not one of the options")
+        raise BenchmarkFormatError(
+            f"{where}: field 'quality_answer': {extras['quality_answer']!r} is not one of the options"
+        )
     if "crop" in extras:
         for key in ("top", "left", "height", "width"):
             if key not in extras["crop"]:
@@ -177,7 +185,9 @@ def resolve_id_filter(
         return None
     if Path(id_filter).is_file():
         return filter_from_correctness(id_filter, threshold)
-    raise ValueError(f"id_filter {id_filter!r}: expected auto, official, none or the path of a correctness JSONL file")
+    raise ValueError(
+        f"id_filter {id_filter!r}: expected auto, official, none or the path of a correctness JSONL file"
+    )
 
 
 def scenario_path(data_dir: str | Path, scenario: str) -> Path:
@@ -219,11 +229,15 @@ def load_scenario(
             try:
                 raw = json.loads(line)
             except json.JSONDecodeError as err:
-                raise BenchmarkFormatError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+                raise BenchmarkFormatError(
+                    f"{where}: invalid JSON ({err.msg} at column {err.colno})"
+                ) from None
             record = parse_record(scenario, raw, where)
             report.read += 1
             if record.id in seen:
-                raise BenchmarkFormatError(f"{where}: field 'id': {record.id} already used at {seen[record.id]}")
+                raise BenchmarkFormatError(
+                    f"{where}: field 'id': {record.id} already used at {seen[record.id]}"
+                )
             seen[record.id] = where
             if record.extras.get("strong_occlusions") is False:
                 report.dropped["weak occlusion (strong_occlusions=false)"] += 1
@@ -234,12 +248,16 @@ def load_scenario(
             if informative is not None:
                 views = informative.get(str(record.id))
                 if views is None:
-                    raise BenchmarkFormatError(f"{informative_path(data_dir, scenario)}: field {str(record.id)!r}: missing (record at {where})")
+                    raise BenchmarkFormatError(
+                        f"{informative_path(data_dir, scenario)}: field {str(record.id)!r}: missing (record at {where})"
+                    )
                 record = replace(record, informative_views=frozenset(views))
             if check_images:
                 for image in record_image_paths(record):
                     if not (Path(data_dir) / image).is_file():
-                        raise ImageNotFoundError(f"{Path(data_dir) / image}: image of record {record.id} ({where}) not found")
+                        raise ImageNotFoundError(
+                            f"{Path(data_dir) / image}: image of record {record.id} ({where}) not found"
+                        )
             records.append(record)
     report.kept = len(records)
     return ScenarioData(records, report)
