@@ -1,0 +1,1 @@
+"""Building blocks of the tiny offline models (see ``proactive.tiny_models``)."""

@@ -1,0 +1,209 @@
+"""Tiny random-weight twins of real multimodal models, saved for offline use.
+
+usage: proactive tiny-model --arch ARCH --out DIR [--tokenizer bpe|qwen] [--image-size 56] [--seed 0]
+       [--hidden-size 64] [--num-layers 2] [--vision-depth 2] [--force]
+
+The saved folder loads with ``AutoModelForImageTextToText.from_pretrained(DIR)`` and
+``AutoProcessor.from_pretrained(DIR)``: a real architecture at toy size, the real processor classes and
+the family's real chat template. ``tiny_model.json`` records the build arguments; a folder built with the
+same arguments is reused (``--force`` rebuilds it), one built otherwise is replaced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from transformers import GenerationConfig
+
+from proactive.tiny.archs import ARCHS, TinyArch, TinySize
+from proactive.tiny.corpus import corpus_digest
+from proactive.tiny.tokenizer import TOKENIZER_KINDS, build_tokenizer
+
+BUILD_FILE = "tiny_model.json"
+FORMAT_VERSION = 1
+
+# Real checkpoints -> the architecture of their tiny twin.
+TINY_TWINS: dict[str, str] = {
+    "Qwen/Qwen2-VL-2B-Instruct": "qwen2_vl",
+    "Qwen/Qwen2-VL-7B-Instruct": "qwen2_vl",
+    "Qwen/Qwen2.5-VL-3B-Instruct": "qwen2_5_vl",
+    "Qwen/Qwen2.5-VL-7B-Instruct": "qwen2_5_vl",
+    "Qwen/Qwen2.5-VL-32B-Instruct": "qwen2_5_vl",
+    "Qwen/Qwen2.5-VL-72B-Instruct": "qwen2_5_vl",
+    "Qwen/Qwen3-VL-2B-Instruct": "qwen3_vl",
+    "Qwen/Qwen3-VL-4B-Instruct": "qwen3_vl",
+    "Qwen/Qwen3-VL-8B-Instruct": "qwen3_vl",
+    "llava-hf/llava-1.5-7b-hf": "llava",
+    "llava-hf/llava-1.5-13b-hf": "llava",
+    "llava-hf/llava-v1.6-mistral-7b-hf": "llava_next",
+    "llava-hf/llava-onevision-qwen2-0.5b-ov-hf": "llava_onevision",
+    "llava-hf/llava-onevision-qwen2-7b-ov-hf": "llava_onevision",
+    "llava-hf/llava-onevision-qwen2-72b-ov-hf": "llava_onevision",
+    "HuggingFaceTB/SmolVLM2-2.2B-Instruct": "smolvlm",
+    "OpenGVLab/InternVL3-1B-hf": "internvl",
+    "OpenGVLab/InternVL3-2B-hf": "internvl",
+    "OpenGVLab/InternVL3-8B-hf": "internvl",
+}
+
+
+def twin_arch_for(model_name_or_path: str | os.PathLike) -> str:
+    """The tiny architecture standing in for a real hub id (or a tiny model folder, read from its build file)."""
+    name = str(model_name_or_path)
+    if name in TINY_TWINS:
+        return TINY_TWINS[name]
+    build_file = Path(name) / BUILD_FILE
+    if build_file.is_file():
+        return read_build_args(build_file)["arch"]
+    lowered = {key.lower(): arch for key, arch in TINY_TWINS.items()}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    known = "\n  ".join(sorted(TINY_TWINS))
+    raise KeyError(f"no tiny twin known for {name!r}; known model ids:\n  {known}")
+
+
+def read_build_args(path: Path) -> dict:
+    """The build arguments stored in a tiny model folder's ``tiny_model.json``."""
+    try:
+        return json.loads(path.read_text())["build"]
+    except (json.JSONDecodeError, KeyError) as err:
+        raise ValueError(f"{path}: not a tiny model build file ({err})") from err
+
+
+def _build_args(arch: str, tokenizer: str, size: TinySize, seed: int) -> dict:
+    args = {
+        "format": FORMAT_VERSION,
+        "arch": arch,
+        "tokenizer": tokenizer,
+        "image_size": size.image_size,
+        "seed": seed,
+        "hidden_size": size.hidden_size,
+        "num_layers": size.num_layers,
+        "vision_depth": size.vision_depth,
+    }
+    if tokenizer == "bpe":
+        args["corpus"] = corpus_digest()
+    return args
+
+
+def _existing_build(out_dir: Path) -> dict | None:
+    build_file = out_dir / BUILD_FILE
+    return read_build_args(build_file) if build_file.is_file() else None
+
+
+def _generation_config(style: str, tokenizer, config) -> GenerationConfig:
+    """Greedy decoding; Qwen-style checkpoints stop on <|im_end|> and on <|endoftext|>."""
+    eos = [tokenizer.eos_token_id]
+    if style == "qwen" and tokenizer.pad_token_id not in eos:
+        eos.append(tokenizer.pad_token_id)
+    return GenerationConfig(
+        bos_token_id=getattr(config.get_text_config(), "bos_token_id", None),
+        eos_token_id=eos if len(eos) > 1 else eos[0],
+        pad_token_id=tokenizer.pad_token_id,
+        do_sample=False,
+    )
+
+
+def _write_model(spec: TinyArch, tokenizer_kind: str, size: TinySize, seed: int, folder: Path) -> dict:
+    """Build and save model, processor and generation config into ``folder``; return a summary."""
+    tokenizer = build_tokenizer(spec.family, tokenizer_kind)
+    template = spec.chat_template()
+    tokenizer.chat_template = template
+    config, processor = spec.build(tokenizer, template, size)
+    with torch.random.fork_rng(devices=[]):  # seed the weights without touching the caller's generator
+        torch.manual_seed(seed)
+        model = spec.model_cls()(config).eval()
+    model.generation_config = _generation_config(spec.family.style, tokenizer, config)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return {"model_class": spec.model_class, "num_parameters": sum(p.numel() for p in model.parameters())}
+
+
+def build_tiny_model(
+    arch: str,
+    out_dir: str | os.PathLike,
+    *,
+    tokenizer: str = "bpe",
+    image_size: int = 56,
+    seed: int = 0,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    vision_depth: int = 2,
+    overwrite: bool = False,
+) -> Path:
+    """Write a tiny random-weight ``arch`` model with its processor to ``out_dir`` and return the folder.
+
+    A folder already holding a model built with the same arguments is returned as is unless ``overwrite``; one
+    holding a tiny model built otherwise is rebuilt; a non-empty folder without ``tiny_model.json`` is an error.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"unknown tiny architecture {arch!r}; choose one of {', '.join(ARCHS)}")
+    if tokenizer not in TOKENIZER_KINDS:
+        raise ValueError(f"unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
+    size = TinySize(
+        hidden_size=hidden_size, num_layers=num_layers, vision_depth=vision_depth, image_size=image_size
+    )
+    out = Path(out_dir)
+    wanted = _build_args(arch, tokenizer, size, seed)
+    if out.exists():
+        existing = _existing_build(out)
+        if existing == wanted and not overwrite:
+            return out
+        if not out.is_dir():
+            raise FileExistsError(f"{out}: exists and is not a folder")
+        if existing is None and any(out.iterdir()):
+            raise FileExistsError(
+                f"{out}: exists and is not a tiny model folder (no {BUILD_FILE}); refusing to replace it"
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        summary = _write_model(ARCHS[arch], tokenizer, size, seed, staging)
+        record = {"build": wanted, **summary}
+        (staging / BUILD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+        if out.exists():
+            shutil.rmtree(out)
+        try:
+            staging.rename(out)
+        except OSError:
+            if _existing_build(out) != wanted:  # a concurrent build of the same arguments is fine
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    title, _, details = __doc__.split("\n\n", 2)
+    parser = argparse.ArgumentParser(prog="proactive tiny-model", description=title, epilog=details)
+    parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    parser.add_argument("--out", required=True, type=Path, help="folder to write the model to")
+    parser.add_argument("--tokenizer", default="bpe", choices=TOKENIZER_KINDS)
+    parser.add_argument("--image-size", type=int, default=56)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--hidden-size", type=int, default=64)
+    parser.add_argument("--num-layers", type=int, default=2)
+    parser.add_argument("--vision-depth", type=int, default=2)
+    parser.add_argument(
+        "--force", action="store_true", help="rebuild even when the folder holds the same build"
+    )
+    args = parser.parse_args(argv)
+    out = build_tiny_model(
+        args.arch,
+        args.out,
+        tokenizer=args.tokenizer,
+        image_size=args.image_size,
+        seed=args.seed,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        vision_depth=args.vision_depth,
+        overwrite=args.force,
+    )
+    record = json.loads((out / BUILD_FILE).read_text())
+    print(f"{out}: {record['model_class']}, {record['num_parameters']:,} parameters")
+    return 0
