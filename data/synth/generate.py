@@ -1,0 +1,200 @@
+"""Write the synthetic ProactiveBench: seven scenario files in the official format, their images, the
+``<Name>_informative.json`` sidecars and, last, the ``synthetic.json`` marker.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from data.environment import Episode, image_path_for, make_episode
+from data.policies import oracle, run_policy
+from data.records import SYNTHETIC_MARKER, Record, informative_path, parse_record, scenario_path
+from data.scenarios import SCENARIO_NAMES, resolve_scenario
+from data.synth import changeit, coco, inc, mvpn, quickdraw, rod, vsod
+from data.synth.drawing import Box
+from data.synth.sample import Sample
+
+GENERATOR = "proactive-recipes synthetic ProactiveBench"
+MAKERS: dict[str, Callable[[int, random.Random, int], Sample]] = {
+    rod.NAME: rod.make_sample,
+    vsod.NAME: vsod.make_sample,
+    mvpn.NAME: mvpn.make_sample,
+    inc.NAME: inc.make_sample,
+    quickdraw.NAME: quickdraw.make_sample,
+    changeit.NAME: changeit.make_sample,
+    coco.NAME: coco.make_sample,
+}
+WEAK_OCCLUSION_EVERY = 9  # VSOD: one weak-occlusion record (dropped by the loader) per this many kept ones
+PNG_COMPRESS_LEVEL = 1
+UNFINISHED_MARKER = "synthetic.unfinished"  # present while a run is writing
+
+
+class GeneratorError(RuntimeError):
+    """A generated record breaks its own ground truth (a bug in the generator, never in the input)."""
+
+
+def _fork(episode: Episode) -> Episode:
+    """An independent copy of an episode in progress (its state is plain attributes plus the turn list)."""
+    clone = copy.copy(episode)
+    clone.turns = list(episode.turns)
+    return clone
+
+
+def reachable_views(record: Record) -> dict[str, tuple[str, Box | None]]:
+    """Every view (key -> image, crop) an episode of ``record`` can show, plus its reference view.
+
+    Breadth-first over the environment: from every state, each accepted option is tried. Two states
+    with the same view, offered options and accepted answers behave alike; the first (fewest turns,
+    so most steps left) stands for both.
+    """
+    views: dict[str, tuple[str, Box | None]] = {}
+    start = make_episode(record)
+    queue, seen = deque([start]), set()
+    while queue:
+        episode = queue.popleft()
+        state = episode.state()
+        signature = (state.view_key, state.options, state.accepted_options, state.accepted_categories)
+        if signature in seen:
+            continue
+        seen.add(signature)
+        views[state.view_key] = (state.image, state.crop)
+        for option in state.accepted_options:
+            child = _fork(episode)
+            child.step(option)
+            if not child.done:
+                queue.append(child)
+    reference = make_episode(record, reference=True).state()
+    views[reference.view_key] = (reference.image, reference.crop)
+    return views
+
+
+def _check(
+    record: Record, informative: list[str], rendered: set[str], views: dict[str, tuple[str, Box | None]]
+) -> int:
+    """Raise :class:`GeneratorError` unless the record plays as designed; return the oracle's turns."""
+    where = f"{record.scenario} record {record.id}"
+    missing = sorted({image for image, _ in views.values()} - rendered)
+    if missing:
+        raise GeneratorError(f"{where}: views without an image: {missing}")
+    labelled = replace(record, informative_views=frozenset(informative))
+    if make_episode(labelled).state().informative:
+        raise GeneratorError(f"{where}: the first view already shows the object")
+    if not make_episode(labelled, reference=True).state().informative:
+        raise GeneratorError(f"{where}: the reference view does not show the object")
+    episode = run_policy(make_episode(labelled), oracle)
+    if not episode.success:
+        raise GeneratorError(
+            f"{where}: the oracle fails ({episode.end_reason} after {episode.num_turns} turns)"
+        )
+    return episode.num_turns
+
+
+def _strong_flags(scenario: str, per_scenario: int, seed: int) -> list[bool]:
+    """Per line: whether the record is kept by the loader. VSOD mixes in weak occlusions (false)."""
+    if scenario != vsod.NAME:
+        return [True] * per_scenario
+    weak = per_scenario // WEAK_OCCLUSION_EVERY + 1
+    flags = [True] * per_scenario + [False] * weak
+    random.Random(f"{seed}:{scenario}:weak").shuffle(flags)
+    return flags
+
+
+def generate_scenario(
+    out_dir: Path, scenario: str, per_scenario: int, seed: int, size: int
+) -> dict[str, Any]:
+    """Write one scenario's JSONL file, images and sidecar; return its summary row."""
+    path = scenario_path(out_dir, scenario)
+    sidecar: dict[str, list[str]] = {}
+    made_dirs: set[Path] = set()
+    categories: set[str] = set()
+    images = turns = kept = 0
+    flags = _strong_flags(scenario, per_scenario, seed)
+    with open(path, "w", encoding="utf-8") as handle:
+        for index, strong in enumerate(flags):
+            rng = random.Random(f"{seed}:{scenario}:{index}")
+            sample = (
+                vsod.make_sample(index, rng, size, strong)
+                if scenario == vsod.NAME
+                else MAKERS[scenario](index, rng, size)
+            )
+            record = parse_record(scenario, sample.line, f"{path}:{index + 1}")
+            rendered = set()
+            for image in sorted(image_path_for(record)):
+                if image not in sample.views:
+                    raise GeneratorError(f"{scenario} record {index}: no picture for {image}")
+                target = out_dir / image
+                if target.parent not in made_dirs:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    made_dirs.add(target.parent)
+                sample.render(image).save(target, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+                rendered.add(image)
+            views = reachable_views(record)
+            informative = sorted(
+                key for key, (image, crop) in views.items() if sample.shows_object(image, crop)
+            )
+            turns += _check(record, informative, rendered, views)
+            sidecar[str(index)] = informative
+            handle.write(json.dumps(sample.line) + "\n")
+            images += len(rendered)
+            kept += strong
+            categories.update(record.categories)
+    informative_path(out_dir, scenario).write_text(json.dumps(sidecar, indent=0) + "\n", encoding="utf-8")
+    return {
+        "records": len(flags),
+        "kept": kept,
+        "images": images,
+        "categories": sorted(categories),
+        "oracle_turns": turns / len(flags),
+    }
+
+
+def generate_benchmark(
+    out_dir: str | Path,
+    per_scenario: int,
+    seed: int = 0,
+    size: int = 112,
+    scenarios: Iterable[str] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Write a synthetic benchmark with ``per_scenario`` kept records per scenario into ``out_dir``.
+
+    Same arguments, same bytes: every record draws from its own seeded generator. ``size`` is the side
+    of the square PNG images (COCO scenes are twice as large). Returns, per scenario, the records
+    written and kept by the loader, the images written, the categories used and the oracle's mean
+    number of turns. The ``synthetic.json`` marker is removed first and written last, so a folder
+    with the marker is complete; ``synthetic.unfinished`` stands in for it meanwhile, so an interrupted
+    run can be redone in place. A folder with benchmark files but neither marker (maybe the official
+    benchmark) is refused. Files of an earlier run that this one does not rewrite stay.
+    """
+    if per_scenario < 1:
+        raise ValueError(f"per_scenario must be at least 1, got {per_scenario}")
+    if size < 32:
+        raise ValueError(f"size must be at least 32 pixels, got {size}")
+    names = [resolve_scenario(s) for s in (scenarios or SCENARIO_NAMES)]
+    out = Path(out_dir)
+    marker, unfinished = out / SYNTHETIC_MARKER, out / UNFINISHED_MARKER
+    ours = marker.is_file() or unfinished.is_file()
+    if not ours and any(scenario_path(out, name).is_file() for name in SCENARIO_NAMES):
+        raise FileExistsError(
+            f"{out}: holds benchmark files but no {SYNTHETIC_MARKER}; refusing to overwrite what may be the official benchmark"
+        )
+    info = {
+        "generator": GENERATOR,
+        "per_scenario": per_scenario,
+        "seed": seed,
+        "size": size,
+        "scenarios": names,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    unfinished.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    marker.unlink(missing_ok=True)
+    summary = {name: generate_scenario(out, name, per_scenario, seed, size) for name in names}
+    marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    unfinished.unlink()
+    return summary
