@@ -69,3 +69,35 @@ def test_long_trajectories_are_covered(official, tmp_path):
     theirs = run_official(_cases(per_scenario=300, seed=1234), python, source, tmp_path)
     assert sum(r.get("max_steps", False) for r in theirs) > 50
     assert max(r.get("num_turns", 0) for r in theirs) >= 10
+
+
+def test_synthetic_benchmark_replays_identically(official, tmp_path):
+    """Synthetic records, with oracle and random answers, give the same trajectories under both environments."""
+    from data.environment import make_episode
+    from data.policies import oracle, run_policy
+    from data.records import load_benchmark
+    from data.synth import generate_benchmark
+
+    python, source = official
+    generate_benchmark(tmp_path / "bench", per_scenario=8, seed=3, size=56)
+    rng = random.Random(0)
+    cases = []
+    for name, loaded in load_benchmark(tmp_path / "bench").items():
+        for record in loaded.records:
+            raw = record.to_json()
+            oracle_answers = [t.answer for t in run_policy(make_episode(record), oracle).turns]
+            for answers in (oracle_answers, answer_script(raw, rng, ask_bias=0.5)):
+                cases.append(
+                    {
+                        "scenario": name,
+                        "record": raw,
+                        "answers": answers,
+                        "hint": False,
+                        "reference": False,
+                        "random_seed": None,
+                    }
+                )
+    theirs = run_official(cases, python, source, tmp_path)
+    for case, expected in zip(cases, theirs, strict=True):
+        assert run_case(case) == expected, f"{case['scenario']} record {case['record']['id']}"
+    assert sum(r["success"] for r in theirs[::2]) == len(theirs[::2])  # the oracle wins every episode
