@@ -143,7 +143,11 @@ class Episode:
 
     @property
     def interventions(self) -> int:
-        """Accepted interventions so far: the episode's contribution to psr (turns - 1 at the end)."""
+        """Interventions the model asked for and the environment accepted.
+
+        psr counts ``num_turns - 1`` per episode, as the official loop does; the two differ only when the
+        step limit (or, in random-action mode, the video's end) cuts the last accepted request off.
+        """
         return sum(t.judgement.outcome is Outcome.INTERVENTION for t in self.turns)
 
     def state(self) -> TurnState:

@@ -1,0 +1,189 @@
+"""Generators that turn chat prompts (with images) into answers: Hugging Face models (+ a PEFT adapter)
+and, where it is installed, vLLM.
+
+Every generator decodes greedily and returns only the new text, decoded with
+``skip_special_tokens=True, clean_up_tokenization_spaces=True`` as the official loop does.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from PIL import Image
+
+
+@dataclass
+class Prompt:
+    """One conversation (chat messages) and its images, in the order their placeholders appear."""
+
+    messages: list[dict[str, Any]]
+    images: list[Image.Image] = field(default_factory=list)
+
+
+class Generator(Protocol):
+    def generate(self, prompts: Sequence[Prompt]) -> list[str]: ...
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _dtype(name: str | None, device: str) -> torch.dtype:
+    if name is None or name == "auto":
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    return {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}[name]
+
+
+class HFGenerator:
+    """Batched greedy generation with a transformers model and its processor (or tokenizer), left padding."""
+
+    def __init__(
+        self, model: Any, processor: Any, max_new_tokens: int = 50, chat_kwargs: dict[str, Any] | None = None
+    ):
+        self.model = model.eval()
+        self.processor = processor
+        self.tokenizer = getattr(processor, "tokenizer", processor)
+        self.tokenizer.padding_side = "left"
+        self.max_new_tokens = max_new_tokens
+        self.chat_kwargs = chat_kwargs or {}
+        pad = self.tokenizer.pad_token_id
+        self.pad_token_id = pad if pad is not None else self.tokenizer.eos_token_id
+
+    def encode(self, prompts: Sequence[Prompt]) -> dict[str, torch.Tensor]:
+        """Template and tokenize a batch (left-padded), with the images of every prompt in order."""
+        texts = [
+            self.processor.apply_chat_template(
+                p.messages, add_generation_prompt=True, tokenize=False, **self.chat_kwargs
+            )
+            for p in prompts
+        ]
+        images = [image for p in prompts for image in p.images]
+        if images:
+            inputs = self.processor(images=images, text=texts, padding=True, return_tensors="pt")
+        elif self.processor is self.tokenizer:
+            inputs = self.tokenizer(texts, padding=True, return_tensors="pt", add_special_tokens=False)
+        else:
+            inputs = self.processor(text=texts, padding=True, return_tensors="pt")
+        return {k: v.to(self.model.device) for k, v in inputs.items()}
+
+    def generate(self, prompts: Sequence[Prompt]) -> list[str]:
+        """Greedy answers of a batch. A batch the processor rejects (e.g. Qwen's aspect-ratio limit on a
+        thin COCO crop) is retried prompt by prompt; a prompt it still rejects gets the empty answer
+        (unparseable, so its episode ends as a failure, as the official loop ends it) and a warning."""
+        if not prompts:
+            return []
+        try:
+            inputs = self.encode(prompts)
+        except (ValueError, TypeError, ZeroDivisionError) as err:
+            if len(prompts) == 1:
+                print(
+                    f"warning: the processor rejects a prompt ({type(err).__name__}: {err}); answering ''",
+                    file=sys.stderr,
+                )
+                return [""]
+            return [answer for prompt in prompts for answer in self.generate([prompt])]
+        return self._generate(inputs)
+
+    @torch.inference_mode()
+    def _generate(self, inputs: dict[str, torch.Tensor]) -> list[str]:
+        if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
+            inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        output = self.model.generate(
+            **inputs,
+            max_new_tokens=self.max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=self.pad_token_id,
+        )
+        new_tokens = output[:, inputs["input_ids"].shape[1] :]
+        return self.tokenizer.batch_decode(
+            new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=True
+        )
+
+
+def load_hf_generator(
+    model_id: str,
+    adapter: str | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    max_new_tokens: int = 50,
+) -> HFGenerator:
+    """An image-text-to-text model (folder or hub id) with its processor, and a LoRA adapter merged in."""
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    device = device or default_device()
+    processor = AutoProcessor.from_pretrained(model_id)
+    if getattr(processor, "chat_template", None) is None:
+        raise ValueError(f"{model_id}: the processor has no chat template; the MCQA prompt needs one")
+    model = AutoModelForImageTextToText.from_pretrained(model_id, dtype=_dtype(dtype, device)).to(device)
+    if adapter is not None:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+    return HFGenerator(model, processor, max_new_tokens)
+
+
+def load_text_generator(
+    model_id: str, device: str | None = None, dtype: str | None = None, max_new_tokens: int = 1024
+) -> HFGenerator:
+    """A chat model for text-only prompts (the open-ended judge): a causal LM with its tokenizer, or
+    else an image-text-to-text model used without images."""
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES
+
+    device = device or default_device()
+    config = AutoConfig.from_pretrained(model_id)
+    if config.model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        generator = load_hf_generator(model_id, device=device, dtype=dtype, max_new_tokens=max_new_tokens)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(model_id)
+        model = AutoModelForCausalLM.from_pretrained(model_id, dtype=_dtype(dtype, device)).to(device)
+        generator = HFGenerator(model, tokenizer, max_new_tokens)
+    generator.chat_kwargs = {"enable_thinking": True}  # Qwen3 judges think first; other templates ignore it
+    return generator
+
+
+class VLLMGenerator:
+    """Greedy generation with vLLM (GPU users; ``pip install proactive-recipes[vllm]``)."""
+
+    def __init__(
+        self, model_id: str, adapter: str | None = None, max_new_tokens: int = 50, **engine_kwargs: Any
+    ):
+        try:
+            from vllm import LLM, SamplingParams
+        except ImportError as err:
+            raise ImportError("the vLLM backend needs vllm: pip install 'proactive-recipes[vllm]'") from err
+        self.llm = LLM(model=model_id, enable_lora=adapter is not None, **engine_kwargs)
+        self.params = SamplingParams(temperature=0.0, max_tokens=max_new_tokens, skip_special_tokens=True)
+        self.lora = None
+        if adapter is not None:
+            from vllm.lora.request import LoRARequest
+
+            self.lora = LoRARequest("adapter", 1, adapter)
+
+    def generate(self, prompts: Sequence[Prompt]) -> list[str]:
+        conversations = [_with_pil_images(p) for p in prompts]
+        outputs = self.llm.chat(conversations, self.params, lora_request=self.lora, use_tqdm=False)
+        return [out.outputs[0].text for out in outputs]
+
+
+def _with_pil_images(prompt: Prompt) -> list[dict[str, Any]]:
+    """vLLM's chat format: each image placeholder carries its PIL image."""
+    images = iter(prompt.images)
+    messages = []
+    for message in prompt.messages:
+        content = message["content"]
+        if isinstance(content, list):
+            content = [
+                {"type": "image_pil", "image_pil": next(images)} if part.get("type") == "image" else part
+                for part in content
+            ]
+        messages.append({**message, "content": content})
+    return messages

@@ -1,0 +1,268 @@
+"""Run ProactiveBench episodes with a model (or a baseline policy) and score them.
+
+usage: proactive eval (--model M [--adapter A] | --policy oracle|random|abstain|first-option) --data DIR
+                      [--scenarios S ...] [--hint] [--history] [--reference] [--random-actions] [--limit N]
+                      [--batch-size 32] [--max-new-tokens 50] [--id-filter auto|official|none|PATH]
+                      [--filter-threshold 0.25] [--seed 0] [--mode mcqa|open] [--judge-model J]
+                      [--max-live N] [--backend hf|vllm] [--dtype D] [--device D] [--threads N]
+                      --out RUN_DIR
+
+Writes RUN_DIR/episodes.jsonl (one line per finished episode, resumable), summary.json, summary.md
+and one PNG per metric. Re-running into the same RUN_DIR skips the episodes it already holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm import tqdm
+
+from data.environment import make_episode
+from data.policies import POLICIES
+from data.records import BenchmarkFormatError, load_scenario, resolve_id_filter
+from data.scenarios import SCENARIO_NAMES, resolve_scenario
+from eval.backends import Generator, VLLMGenerator, load_hf_generator, load_text_generator
+from eval.metrics import summarize
+from eval.open_ended import run_open_episodes
+from eval.report import write_run_report
+from eval.results import MCQA, OPEN, REFERENCE, EpisodeKey, EpisodeResult, ResultFormatError
+from eval.rollout import Agent, Job, ModelAgent, PolicyAgent, episode_rng, run_episodes
+from eval.store import ConfigMismatchError, RunStore
+
+DEFAULT_JUDGE = "Qwen/Qwen3-8B"
+BASELINES = ("oracle", "random", "abstain", "first-option")
+
+
+@dataclass
+class EvalConfig:
+    """Everything that defines a run (saved as RUN_DIR/config.json)."""
+
+    data: str
+    out: str
+    model: str | None = None
+    adapter: str | None = None
+    policy: str | None = None
+    scenarios: list[str] = field(default_factory=lambda: list(SCENARIO_NAMES))
+    mode: str = MCQA
+    hint: bool = False
+    history: bool = False
+    reference: bool = False
+    random_actions: bool = False
+    limit: int | None = None
+    id_filter: str = "auto"
+    filter_threshold: float = 0.25
+    seed: int = 0
+    max_new_tokens: int | None = None  # 50 in MCQA mode, 256 in open mode
+    judge_model: str | None = None
+    judge_max_new_tokens: int = 2048
+    backend: str = "hf"
+    dtype: str | None = None
+    device: str | None = None
+    threads: int | None = None  # CPU threads for torch (default: torch's choice)
+    batch_size: int = 32
+    max_live: int | None = None
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if (self.model is None) == (self.policy is None):
+            raise ValueError("give exactly one of --model and --policy")
+        if self.adapter is not None and self.model is None:
+            raise ValueError("--adapter needs --model")
+        if self.policy is not None and self.policy not in POLICIES:
+            raise ValueError(f"unknown policy {self.policy!r}; known: {', '.join(POLICIES)}")
+        if self.mode not in (MCQA, OPEN):
+            raise ValueError(f"--mode must be {MCQA} or {OPEN}, got {self.mode!r}")
+        if self.mode == OPEN and self.model is None:
+            raise ValueError("--mode open needs --model (the policies answer multiple choice only)")
+        if self.mode == OPEN and (self.history or self.reference or self.random_actions):
+            raise ValueError(
+                "--mode open is single-turn: --history, --reference and --random-actions do not apply"
+            )
+        if self.limit is not None and self.limit < 1:
+            raise ValueError(f"--limit must be positive, got {self.limit}")
+        self.scenarios = [resolve_scenario(s) for s in self.scenarios]
+        self.data = str(Path(self.data).resolve())
+        if self.max_new_tokens is None:
+            self.max_new_tokens = 256 if self.mode == OPEN else 50
+        if self.mode == OPEN and self.judge_model is None:
+            self.judge_model = DEFAULT_JUDGE
+
+
+def select_episodes(config: EvalConfig) -> list[Job]:
+    """Every episode of the run, scenario by scenario in file order (first ``limit`` records each)."""
+    id_filter = resolve_id_filter(config.data, config.id_filter, config.filter_threshold)
+    jobs: list[Job] = []
+    for scenario in config.scenarios:
+        records = load_scenario(config.data, scenario, id_filter=id_filter).records[: config.limit]
+        for record in records:
+            rng = episode_rng(config.seed, scenario, record.id) if config.random_actions else None
+            mode = OPEN if config.mode == OPEN else MCQA
+            jobs.append(Job(mode, make_episode(record, hint=config.hint, rng=rng)))
+        if config.reference:
+            jobs += [
+                Job(REFERENCE, make_episode(record, hint=config.hint, reference=True)) for record in records
+            ]
+    return jobs
+
+
+def _key(job: Job) -> EpisodeKey:
+    return (job.mode, job.episode.record.scenario, job.episode.record.id)
+
+
+def load_generator(config: EvalConfig) -> Generator:
+    assert config.model is not None and config.max_new_tokens is not None
+    if config.backend == "vllm":
+        return VLLMGenerator(config.model, config.adapter, config.max_new_tokens)
+    return load_hf_generator(config.model, config.adapter, config.device, config.dtype, config.max_new_tokens)
+
+
+def evaluate(
+    config: EvalConfig,
+    agent: Agent | None = None,
+    generator: Generator | None = None,
+    judge: Generator | None = None,
+) -> dict[str, Any]:
+    """Run (or resume) the episodes of ``config`` into ``config.out`` and write the summary and plots.
+
+    ``agent`` (MCQA) or ``generator`` and ``judge`` (open mode) replace what the config would load;
+    tests inject them. Returns the summary.
+    """
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    jobs = select_episodes(config)
+    with RunStore(config.out, asdict(config)) as store:
+        pending = [job for job in jobs if not store.done(_key(job))]
+        if pending:
+            with tqdm(
+                total=len(pending),
+                unit="ep",
+                desc="episodes",
+                disable=not config.progress,
+                dynamic_ncols=True,
+            ) as bar:
+                record = _recorder(store, bar)
+                if config.mode == OPEN:
+                    generator = generator or load_generator(config)
+                    assert config.judge_model is not None
+                    judge = judge or load_text_generator(
+                        config.judge_model, config.device, config.dtype, config.judge_max_new_tokens
+                    )
+                    episodes = [job.episode for job in pending]
+                    run_open_episodes(
+                        episodes, generator, judge, config.data, config.hint, config.batch_size, record
+                    )
+                else:
+                    agent = agent or _agent(config)
+                    run_episodes(pending, agent, config.batch_size, config.max_live, record)
+        results: list[EpisodeResult] = [store.results[_key(job)] for job in jobs]
+    summary = summarize(results, seed=config.seed)
+    summary["config"] = asdict(config)
+    title = f"ProactiveBench ({config.mode}): {config.model or config.policy}" + (
+        f" + {config.adapter}" if config.adapter else ""
+    )
+    write_run_report(summary, config.out, title)
+    return summary
+
+
+def _recorder(store: RunStore, bar: tqdm) -> Callable[[EpisodeResult], None]:
+    """Write each finished episode at once and show the running success rate on the progress bar."""
+    counts = {"done": 0, "success": 0}
+
+    def record(result: EpisodeResult) -> None:
+        store.append(result)
+        counts["done"] += 1
+        counts["success"] += result.success
+        bar.set_postfix(success=f"{100 * counts['success'] / counts['done']:.1f}%", refresh=False)
+        bar.update(1)
+
+    return record
+
+
+def _agent(config: EvalConfig) -> Agent:
+    if config.policy is not None:
+        return PolicyAgent(config.policy, config.seed)
+    return ModelAgent(load_generator(config), config.data, config.history)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="proactive eval", description=__doc__.split("\n\n")[0].split("\n")[0]
+    )
+    who = parser.add_mutually_exclusive_group(required=True)
+    who.add_argument(
+        "--model", help="model folder or hub id (image-text-to-text, processor with a chat template)"
+    )
+    who.add_argument(
+        "--policy", choices=[*BASELINES, "random-category"], help="a baseline that needs no model"
+    )
+    parser.add_argument("--adapter", help="PEFT LoRA folder applied on top of --model")
+    parser.add_argument("--data", required=True, help="benchmark folder (<Name>_preprocessed.jsonl + images)")
+    parser.add_argument("--out", required=True, help="run folder (resumed if it exists)")
+    parser.add_argument(
+        "--scenarios", nargs="+", default=list(SCENARIO_NAMES), help="names or acronyms (default: all seven)"
+    )
+    parser.add_argument("--mode", choices=[MCQA, OPEN], default=MCQA)
+    parser.add_argument("--hint", action="store_true", help="append the scenario's hint to the question")
+    parser.add_argument(
+        "--history", action="store_true", help="keep earlier turns (and their images) in the conversation"
+    )
+    parser.add_argument(
+        "--reference", action="store_true", help="also score the reference (informative) image"
+    )
+    parser.add_argument(
+        "--random-actions", action="store_true", help="control: accepted options trigger a random action"
+    )
+    parser.add_argument("--limit", type=int, help="first N records of each scenario")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--max-live", type=int, help="episodes in flight at once (default: the batch size)")
+    parser.add_argument("--max-new-tokens", type=int, help="default 50 (mcqa), 256 (open)")
+    parser.add_argument(
+        "--id-filter",
+        default="auto",
+        help="auto (official unless synthetic), official, none, or a correctness JSONL",
+    )
+    parser.add_argument(
+        "--filter-threshold",
+        type=float,
+        default=0.25,
+        help="with a correctness JSONL: drop ids at least this often right",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--judge-model", help=f"open mode: the judge (default {DEFAULT_JUDGE})")
+    parser.add_argument("--judge-max-new-tokens", type=int, default=2048)
+    parser.add_argument("--backend", choices=["hf", "vllm"], default="hf")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
+    parser.add_argument("--device", help="default: cuda if available, else cpu")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (e.g. 1 on a shared machine)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    try:
+        config = EvalConfig(**args)
+    except ValueError as err:
+        print(f"proactive eval: {err}", file=sys.stderr)
+        return 2
+    try:
+        summary = evaluate(config)
+    except (ConfigMismatchError, ResultFormatError, BenchmarkFormatError, FileNotFoundError) as err:
+        print(f"proactive eval: {err}", file=sys.stderr)
+        return 2
+    average = summary["average"]
+    shown = ", ".join(
+        f"{k} {average[k]:g}" for k in ("acc", "psr", "reference_acc", "ps", "cc", "agg") if k in average
+    )
+    print(f"{config.out}: {shown} over {len(summary['scenarios'])} scenario(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""Put several evaluation runs side by side (e.g. base vs SFT vs GRPO), with the paper's numbers.
+
+usage: proactive report RUN_DIR [RUN_DIR ...] --out DIR [--labels L ...] [--metrics acc psr ...] [--no-paper]
+
+Writes DIR/comparison.md (one table per metric, the paper's Table 1 / Table 3 rows beside runs of a
+model the paper evaluated), DIR/comparison.json, grouped bar plots DIR/comparison_<metric>.png and the
+cross-scenario matrix heatmaps DIR/matrix_<metric>.png (+ matrix.md, matrix.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from eval.paper import paper_rows
+from eval.report import comparison_markdown, metrics_of, plot_bars, scenario_columns, write_matrix
+
+
+def load_summary(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "summary.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no summary (run 'proactive eval --out {run_dir}' first)")
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    for key in ("scenarios", "average"):
+        if not isinstance(summary.get(key), dict):
+            raise ValueError(f"{path}: field {key!r}: missing or not an object")
+    return summary
+
+
+def _labels(run_dirs: Sequence[str], labels: Sequence[str] | None) -> list[str]:
+    if labels is not None:
+        if len(labels) != len(run_dirs):
+            raise ValueError(f"--labels: {len(labels)} labels for {len(run_dirs)} runs")
+        return list(labels)
+    names = [Path(d).resolve().name for d in run_dirs]
+    return names if len(set(names)) == len(names) else [str(d) for d in run_dirs]
+
+
+def write_report(
+    run_dirs: Sequence[str],
+    out_dir: str | Path,
+    labels: Sequence[str] | None = None,
+    metrics: Sequence[str] | None = None,
+    paper: bool = True,
+) -> list[Path]:
+    """Compare runs; return the files written."""
+    runs = {label: load_summary(d) for label, d in zip(_labels(run_dirs, labels), run_dirs, strict=True)}
+    if len(runs) != len(run_dirs):
+        raise ValueError("--labels: labels must be distinct")
+    metrics = list(metrics or dict.fromkeys(m for s in runs.values() for m in metrics_of(s)))
+    rows: dict[str, Any] = {}
+    for label, summary in runs.items():
+        rows[label] = summary
+        if paper:
+            config = summary.get("config", {})
+            for name, row in paper_rows(config.get("model"), bool(config.get("adapter"))).items():
+                rows.setdefault(name, row)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scenarios = scenario_columns(
+        list(runs.values())
+    )  # the paper's rows fill only the scenarios the runs hold
+    (out_dir / "comparison.md").write_text(comparison_markdown(rows, metrics, scenarios), encoding="utf-8")
+    table = {label: {k: row[k] for k in ("scenarios", "average")} for label, row in rows.items()}
+    (out_dir / "comparison.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
+    written = [out_dir / "comparison.md", out_dir / "comparison.json"]
+    written += [
+        plot_bars(runs, m, out_dir / f"comparison_{m}.png")
+        for m in metrics
+        if any(m in metrics_of(s) for s in runs.values())
+    ]
+    written += write_matrix(rows, out_dir, metrics=metrics, scenarios=scenarios)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="proactive report", description="Put several evaluation runs side by side."
+    )
+    parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--labels", nargs="+", help="one label per run (default: the folder names)")
+    parser.add_argument(
+        "--metrics",
+        nargs="+",
+        help="default: every metric the runs hold (acc, psr, reference_acc, ps, cc, agg)",
+    )
+    parser.add_argument(
+        "--no-paper", dest="paper", action="store_false", help="leave the paper's numbers out"
+    )
+    args = parser.parse_args(argv)
+    try:
+        written = write_report(args.runs, args.out, args.labels, args.metrics, args.paper)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"proactive report: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(str(p) for p in written))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

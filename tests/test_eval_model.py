@@ -1,0 +1,228 @@
+"""The evaluation loop with real (tiny, random-weight, offline) transformers models: batched rollouts
+give the same per-episode outcomes as one episode at a time, with and without history; a LoRA adapter
+is applied; the open-ended protocol runs with a tiny judge."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+
+from data.environment import make_episode
+from data.prompts import user_message
+from data.records import load_scenario
+from data.synth import generate_benchmark
+from eval.backends import Prompt, load_hf_generator, load_text_generator
+from eval.cli import EvalConfig, evaluate
+from eval.results import OPEN
+from eval.rollout import conversation
+from proactive.tiny_models import build_tiny_model
+
+LETTERS = "ABCDEFGH"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.getbasetemp() / "eval_bench"
+    if not (path / "synthetic.json").is_file():
+        generate_benchmark(path, 6, seed=0, size=56)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model("qwen2_vl", tmp_path_factory.getbasetemp() / "eval_tiny_qwen2_vl")
+
+
+@pytest.fixture(scope="session")
+def letter_model(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a generation config that only lets it write one letter A-H, so that its
+    answers parse and episodes run for several turns (the choice still depends on the input)."""
+    path = tmp_path_factory.getbasetemp() / "eval_tiny_letters"
+    if not path.is_dir():
+        shutil.copytree(tiny_model, path)
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        allowed = {tokenizer.convert_tokens_to_ids(letter) for letter in LETTERS}
+        vocab = AutoConfig.from_pretrained(path).get_text_config().vocab_size
+        config_path = path / "generation_config.json"
+        config = json.loads(config_path.read_text())
+        config["suppress_tokens"] = [i for i in range(vocab) if i not in allowed]
+        config_path.write_text(json.dumps(config))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_judge(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen2 causal LM with the Qwen chat template, as the open-ended judge."""
+    path = tmp_path_factory.getbasetemp() / "eval_tiny_judge"
+    if not path.is_dir():
+        tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+        config = Qwen2Config(
+            vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+            num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
+        )  # fmt: skip
+        torch.manual_seed(0)
+        Qwen2ForCausalLM(config).save_pretrained(path)
+        tokenizer.save_pretrained(path)
+    return path
+
+
+def run(bench: Path, out: Path, model: Path, **kwargs: object) -> list[dict]:
+    evaluate(EvalConfig(data=str(bench), out=str(out), model=str(model), progress=False, **kwargs))
+    lines = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    return sorted(lines, key=lambda e: (e["mode"], e["scenario"], e["record_id"]))
+
+
+def test_batched_equals_one_at_a_time_over_several_turns(
+    bench: Path, letter_model: Path, tmp_path: Path
+) -> None:
+    common = {"limit": 3, "max_new_tokens": 1}
+    one = run(bench, tmp_path / "one", letter_model, batch_size=1, **common)
+    batched = run(bench, tmp_path / "batched", letter_model, batch_size=8, max_live=16, **common)
+    assert len(one) == 21
+    assert one == batched  # every turn: image, choices, raw answer, outcome
+    assert all(len(t["answer"]) == 1 and t["answer"] in LETTERS for e in one for t in e["turns"])
+    assert max(e["num_turns"] for e in one) >= 3  # the loop really ran several turns
+    assert len({e["end_reason"] for e in one}) >= 2
+
+
+@pytest.mark.parametrize("arch", ["qwen2_vl", "qwen2_5_vl", "llava"])
+def test_batched_equals_one_at_a_time_free_text(
+    arch: str, bench: Path, tiny_model: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    model = (
+        tiny_model
+        if arch == "qwen2_vl"
+        else build_tiny_model(arch, tmp_path_factory.getbasetemp() / f"eval_tiny_{arch}")
+    )
+    common = {"limit": 2, "scenarios": ["qd", "coco", "cit"]}
+    one = run(bench, tmp_path / "one", model, batch_size=1, **common)
+    batched = run(bench, tmp_path / "batched", model, batch_size=6, **common)
+    assert one == batched and len(one) == 6
+    assert all(t["answer"] for e in one for t in e["turns"])
+
+
+def test_history_keeps_earlier_turns_and_batches_identically(
+    bench: Path, letter_model: Path, tmp_path: Path
+) -> None:
+    record = load_scenario(bench, "QuickDraw", id_filter=None).records[1]
+    episode = make_episode(record)
+    episode.step(episode.state().accepted_options[0])
+    prompt = conversation(episode, episode.state(), bench, history=True)
+    assert [m["role"] for m in prompt.messages] == ["user", "assistant", "user"] and len(prompt.images) == 2
+    assert len(conversation(episode, episode.state(), bench, history=False).images) == 1
+    common = {"limit": 2, "max_new_tokens": 1, "history": True, "scenarios": ["qd", "rod", "mvp-n"]}
+    one = run(bench, tmp_path / "one", letter_model, batch_size=1, **common)
+    batched = run(bench, tmp_path / "batched", letter_model, batch_size=6, **common)
+    assert one == batched
+    assert max(e["num_turns"] for e in one) >= 2
+
+
+def test_generator_decodes_only_new_tokens(tiny_model: Path, bench: Path) -> None:
+    generator = load_hf_generator(str(tiny_model), max_new_tokens=5)
+    record = load_scenario(bench, "QuickDraw", id_filter=None).records[0]
+    episode = make_episode(record)
+    prompt = conversation(episode, episode.state(), bench, history=False)
+    (answer,) = generator.generate([prompt])
+    assert "Choose from the following options" not in answer
+    assert len(generator.tokenizer(answer, add_special_tokens=False)["input_ids"]) <= 5 + 2
+    assert generator.generate([]) == []
+
+
+def test_adapter_is_applied(bench: Path, tiny_model: Path, tmp_path: Path) -> None:
+    from peft import LoraConfig, get_peft_model
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model)
+    torch.manual_seed(0)
+    lora = LoraConfig(
+        r=4, lora_alpha=64, target_modules=r".*language_model.*\.(q_proj|v_proj)", init_lora_weights=False
+    )
+    get_peft_model(model, lora).save_pretrained(tmp_path / "adapter")
+    common = {"limit": 2, "scenarios": ["qd", "rod"], "max_new_tokens": 8}
+    base = run(bench, tmp_path / "base", tiny_model, **common)
+    tuned = run(bench, tmp_path / "tuned", tiny_model, adapter=str(tmp_path / "adapter"), **common)
+    assert [t["answer"] for e in base for t in e["turns"]] != [t["answer"] for e in tuned for t in e["turns"]]
+    assert json.loads((tmp_path / "tuned" / "summary.json").read_text())["config"]["adapter"] == str(
+        tmp_path / "adapter"
+    )
+
+
+def test_open_mode_with_a_tiny_judge(bench: Path, tiny_model: Path, tiny_judge: Path, tmp_path: Path) -> None:
+    config = EvalConfig(
+        data=str(bench), out=str(tmp_path), model=str(tiny_model), mode=OPEN, judge_model=str(tiny_judge),
+        judge_max_new_tokens=12, max_new_tokens=12, limit=2, batch_size=4, progress=False,
+    )  # fmt: skip
+    summary = evaluate(config)
+    lines = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert len(lines) == 14 and all(e["mode"] == OPEN and e["num_turns"] == 1 for e in lines)
+    for e in lines:
+        judge = e["judge"]
+        assert judge["aggregate"] == int(judge["suggestion"] or judge["category"]) == int(e["success"])
+        assert "Choose from the following options" not in e["turns"][0]["answer"]
+    rod = next(e for e in lines if e["scenario"] == "Realistic-Occlusion-Dataset")
+    assert rod["judge"]["correct_answers"] == ["Move the blocks", "Move the camera"]
+    for block in summary["scenarios"].values():
+        assert {"ps", "cc", "agg", "n", "ps_ci", "cc_ci", "agg_ci"} <= set(block) and block["n"] == 2
+    assert (tmp_path / "agg.png").stat().st_size > 0
+
+
+class ScriptedJudge:
+    """Stands in for the judge model to check the scoring path: says 'category only' for QuickDraw and
+    'first suggestion only' elsewhere, after some thinking."""
+
+    def generate(self, prompts: list[Prompt]) -> list[str]:
+        outputs = []
+        for prompt in prompts:
+            listed = [line for line in prompt.messages[1]["content"].split("\n") if line[:1].isdigit()]
+            quickdraw = "drawing" in prompt.messages[1]["content"].lower()
+            verdicts = [0] * (len(listed) - 1) + [1] if quickdraw else [1] + [0] * (len(listed) - 1)
+            outputs.append("<think>let me see 1,1</think>\nVerdicts:\n" + ",".join(map(str, verdicts)))
+        return outputs
+
+
+def test_open_mode_scores_judge_verdicts(bench: Path, tiny_model: Path, tmp_path: Path) -> None:
+    config = EvalConfig(
+        data=str(bench), out=str(tmp_path), model=str(tiny_model), mode=OPEN, scenarios=["qd", "coco", "rod"],
+        max_new_tokens=4, limit=3, progress=False,
+    )  # fmt: skip
+    summary = evaluate(config, judge=ScriptedJudge())
+    qd, coco, rod = (
+        summary["scenarios"][n] for n in ("QuickDraw", "coco2014", "Realistic-Occlusion-Dataset")
+    )
+    assert (qd["ps"], qd["cc"], qd["agg"]) == (0.0, 100.0, 100.0)
+    assert (coco["ps"], coco["cc"], coco["agg"]) == (100.0, 0.0, 100.0)
+    assert (rod["ps"], rod["cc"], rod["agg"]) == (100.0, 0.0, 100.0)
+
+
+def test_text_judge_loads_causal_lm_or_falls_back(tiny_judge: Path, tiny_model: Path) -> None:
+    causal = load_text_generator(str(tiny_judge), max_new_tokens=3)
+    assert isinstance(causal.model, Qwen2ForCausalLM)
+    fallback = load_text_generator(str(tiny_model), max_new_tokens=3)
+    assert fallback.model.__class__.__name__ == "Qwen2VLForConditionalGeneration"
+    messages = [{"role": "system", "content": "grade"}, {"role": "user", "content": "1. yes"}]
+    assert len(causal.generate([Prompt(messages)] * 2)) == 2
+    assert len(fallback.generate([Prompt(messages)])) == 1
+
+
+def test_a_prompt_the_processor_rejects_gets_an_empty_answer(
+    tiny_model: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    generator = load_hf_generator(str(tiny_model), max_new_tokens=4)
+    good = Prompt([user_message("What is it?")], [Image.new("RGB", (56, 56), "red")])
+    thin = Prompt([user_message("What is it?")], [Image.new("RGB", (1000, 2))])  # aspect ratio 500 > 200
+    assert generator.generate([good, thin, good]) == [
+        *generator.generate([good]),
+        "",
+        *generator.generate([good]),
+    ]
+    assert "aspect ratio" in capsys.readouterr().err
