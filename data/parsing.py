@@ -8,6 +8,7 @@ Options and categories are lettered in one list, categories after the options of
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -20,6 +21,10 @@ _LETTER_PREFIX = re.compile(r"^.*[A-Z]\.\s*")
 def normalize_text(text: str) -> str:
     """Full-text form: cut everything up to the last "<capital>." of the first line, lower, drop spaces."""
     return _LETTER_PREFIX.sub("", text).lower().strip().replace(" ", "")
+
+
+# Offered choices repeat across turns and batches: normalize each distinct text once.
+_normalized_choice = lru_cache(maxsize=16384)(normalize_text)
 
 
 def normalize_letter(text: str) -> str:
@@ -47,9 +52,9 @@ def match_choices(
 ) -> Match:
     """Compare ``answer`` with ``choices`` (lettered from ``letter_offset``); ``correct`` is a subset."""
     full = normalize_text(answer)
-    normalized = [normalize_text(c) for c in choices]
+    normalized = [_normalized_choice(c) for c in choices]
     if full in normalized:
-        verdict = Verdict.CORRECT if full in {normalize_text(c) for c in correct} else Verdict.WRONG
+        verdict = Verdict.CORRECT if full in {_normalized_choice(c) for c in correct} else Verdict.WRONG
         return Match(verdict, normalized.index(full))
     letter = normalize_letter(answer)
     letters = [chr(97 + i + letter_offset) for i in range(len(choices))]
