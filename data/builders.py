@@ -2,7 +2,8 @@
 
 - :func:`build_grpo_dataset`: one single-turn row per reachable state (every step of every episode,
   informative views and uninformative ones), with the columns the reward functions read.
-- :func:`build_sft_dataset`: the oracle's conversations, one row per turn or one per episode.
+- :func:`build_sft_dataset`: the oracle's conversations, one row per turn or one per episode;
+  :func:`to_prompt_completion` splits single-turn rows for a loss on the reply only.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ SFT_SINGLE_FEATURES = Features(
     {"messages": _MESSAGES, "image": Image(), "step": Value("int32"), **_SFT_COMMON}
 )
 SFT_MULTI_FEATURES = Features({"messages": _MESSAGES, "images": List(Image()), **_SFT_COMMON})
+SFT_PROMPT_COMPLETION_FEATURES = Features(
+    {"prompt": _MESSAGES, "completion": _MESSAGES, "image": Image(), "step": Value("int32"), **_SFT_COMMON}
+)
 
 
 def _fork(episode: Episode) -> Episode:
@@ -180,3 +184,16 @@ def build_sft_dataset(
         return Dataset.from_list(rows, features=SFT_SINGLE_FEATURES)
     rows = [_sft_multi_row(episode, data_dir, answer_format) for episode in episodes]
     return Dataset.from_list(rows, features=SFT_MULTI_FEATURES)
+
+
+def to_prompt_completion(dataset: Dataset) -> Dataset:
+    """Single-turn SFT rows as ``prompt`` (the user turn) + ``completion`` (the reply), for a loss on the reply only."""
+    if "messages" not in dataset.column_names or "image" not in dataset.column_names:
+        raise ValueError(
+            f"expected single-turn SFT rows (messages + image), got columns {dataset.column_names}"
+        )
+
+    def split(row: dict[str, Any]) -> dict[str, Any]:
+        return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+
+    return dataset.map(split, remove_columns=["messages"], features=SFT_PROMPT_COMPLETION_FEATURES)

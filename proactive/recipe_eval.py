@@ -1,0 +1,77 @@
+"""Evaluation at the end of a recipe: the saved model plays ProactiveBench episodes it never trained on.
+
+The episodes are the held-out episodes of the train scenarios plus every episode of the held-out
+scenarios (at most ``eval_limit`` per scenario), played by the ``eval`` package (MCQA, greedy, 50 new
+tokens, as the official loop) and written to ``<output_dir>/eval`` like a ``proactive eval`` run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from data.environment import make_episode
+from data.records import Record
+from eval.backends import load_hf_generator
+from eval.metrics import summarize
+from eval.report import write_run_report
+from eval.results import MCQA
+from eval.rollout import Job, ModelAgent, run_episodes
+from eval.store import RunStore
+
+EVAL_DIR = "eval"
+MAX_NEW_TOKENS = 50  # the official MCQA loop's limit
+
+
+def eval_records(eval_episodes: list[Record], held_out: list[Record], limit: int | None) -> list[Record]:
+    """The records to evaluate: per scenario in input order, at most ``limit`` of each."""
+    by_scenario: dict[str, list[Record]] = {}
+    for record in eval_episodes + held_out:
+        by_scenario.setdefault(record.scenario, []).append(record)
+    return [record for records in by_scenario.values() for record in records[:limit]]
+
+
+def flat_metrics(summary: dict[str, Any]) -> dict[str, float]:
+    """acc and psr, averaged and per scenario, as flat ``eval_*`` metrics for the trainer's logs."""
+    metrics = {f"eval_{k}": summary["average"][k] for k in ("acc", "psr") if k in summary["average"]}
+    for scenario, block in summary["scenarios"].items():
+        metrics.update({f"eval_{scenario}_{k}": block[k] for k in ("acc", "psr") if k in block})
+    return metrics
+
+
+def evaluate_saved_model(
+    model_id: str,
+    adapter: str | None,
+    benchmark_dir: str | Path,
+    records: list[Record],
+    out_dir: str | Path,
+    dtype: str | None = None,
+    batch_size: int = 32,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Play ``records`` with the model (plus its LoRA adapter) into ``out_dir`` and return the summary."""
+    config = {
+        "data": str(Path(benchmark_dir).resolve()),
+        "model": model_id,
+        "adapter": adapter,
+        "episodes": sorted(f"{r.scenario}/{r.id}" for r in records),
+        "mode": MCQA,
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "dtype": dtype,
+        "seed": seed,
+        "batch_size": batch_size,
+    }
+    jobs = [Job(MCQA, make_episode(record)) for record in records]
+    keys = [(MCQA, r.scenario, r.id) for r in records]
+    with RunStore(out_dir, config) as store:
+        pending = [job for job, key in zip(jobs, keys, strict=True) if not store.done(key)]
+        if pending:
+            generator = load_hf_generator(model_id, adapter, dtype=dtype, max_new_tokens=MAX_NEW_TOKENS)
+            run_episodes(pending, ModelAgent(generator, benchmark_dir), batch_size, on_result=store.append)
+        results = [store.results[key] for key in keys]
+    summary = summarize(results, seed=seed)
+    summary["config"] = config
+    write_run_report(
+        summary, out_dir, f"ProactiveBench (mcqa): {model_id}" + (f" + {adapter}" if adapter else "")
+    )
+    return summary

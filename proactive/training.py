@@ -1,0 +1,378 @@
+"""Code shared by the SFT and GRPO recipes: inputs, model and processor, PEFT / QLoRA, resume, and outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import json
+import logging
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from accelerate import PartialState
+from datasets import Dataset
+from peft import PeftConfig
+from safetensors.torch import load_file
+from transformers import (
+    AutoModelForImageTextToText,
+    AutoProcessor,
+    PreTrainedModel,
+    ProcessorMixin,
+    Trainer,
+    set_seed,
+)
+from transformers.trainer_utils import get_last_checkpoint
+from trl import ModelConfig, get_peft_config, get_quantization_config
+
+from data.records import BenchmarkFormatError, Record, load_benchmark, resolve_id_filter
+from data.splits import split_by_scenario, split_episodes
+from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError
+
+logger = logging.getLogger(__name__)
+
+# Default LoRA targets: the attention projections of the language model only (a regex, fully matched
+# against module names): a plain list of names would also reach vision blocks that reuse them.
+LANGUAGE_MODEL_ATTENTION = r".*(language_model|text_model)\..*\.(q_proj|k_proj|v_proj|o_proj)"
+# Kept out of 4-bit quantization: vision towers, projectors and the output layer (prefix regexes).
+QUANTIZATION_SKIP_MODULES = [
+    r".*\bvisual",
+    r".*\bvision_tower",
+    r".*\bvision_model",
+    r".*\bmulti_modal_projector",
+    "lm_head",
+]
+VERSIONED_PACKAGES = (
+    "proactive-recipes",
+    "torch",
+    "transformers",
+    "trl",
+    "peft",
+    "datasets",
+    "accelerate",
+    "deepspeed",
+    "bitsandbytes",
+)
+RESOLVED_CONFIG = "resolved_config.yaml"
+ADAPTER_FILE = "adapter_model.safetensors"
+
+
+class RecipeInputError(FileNotFoundError):
+    """A benchmark folder or model path the recipe needs is missing and cannot be created."""
+
+
+# Errors caused by the configuration or the data, reported as one line rather than a traceback.
+USER_ERRORS = (RecipeConfigError, BenchmarkFormatError, FileNotFoundError)
+
+
+# --- inputs ---------------------------------------------------------------------------------------
+def ensure_benchmark(script_args: ProactiveScriptArguments) -> Path:
+    """The benchmark folder; a synthetic one is generated first when it is missing and asked for."""
+    folder = Path(script_args.benchmark_dir)
+    if folder.is_dir():
+        return folder
+    if script_args.synthetic_per_scenario <= 0:
+        raise RecipeInputError(
+            f"benchmark_dir {str(folder)!r}: no such folder. Point benchmark_dir at a ProactiveBench folder, "
+            "or set synthetic_per_scenario > 0 to generate a synthetic benchmark there."
+        )
+    from data.synth import generate_benchmark
+
+    logger.info(
+        "generating a synthetic benchmark in %s (%d per scenario)", folder, script_args.synthetic_per_scenario
+    )
+    generate_benchmark(
+        folder,
+        per_scenario=script_args.synthetic_per_scenario,
+        seed=script_args.synthetic_seed,
+        size=script_args.synthetic_image_size,
+    )
+    return folder
+
+
+def ensure_model(script_args: ProactiveScriptArguments, model_args: ModelConfig) -> None:
+    """Build the tiny model at ``model_name_or_path`` when it is missing and ``tiny_model_arch`` is set."""
+    path = model_args.model_name_or_path
+    if script_args.tiny_model_arch is None or path is None or Path(path).exists():
+        return
+    from proactive.tiny_models import build_tiny_model
+
+    logger.info("building a tiny %s model in %s", script_args.tiny_model_arch, path)
+    try:
+        build_tiny_model(script_args.tiny_model_arch, path)
+    except ValueError as err:
+        raise RecipeConfigError(f"tiny_model_arch: {err}") from None
+
+
+@dataclass
+class RecipeRecords:
+    """The episodes a recipe trains on and the ones kept for evaluation."""
+
+    benchmark_dir: Path
+    train: list[Record]  # train scenarios, minus the held-out episodes
+    eval_episodes: list[Record]  # held-out episodes of the train scenarios
+    held_out: list[Record]  # every episode of the held-out scenarios
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "train_episodes": len(self.train),
+            "eval_episodes": len(self.eval_episodes),
+            "held_out_episodes": len(self.held_out),
+        }
+
+
+def load_recipe_records(script_args: ProactiveScriptArguments) -> RecipeRecords:
+    """Load the benchmark (generating it if asked) and split it by scenario, then by episode."""
+    folder = ensure_benchmark(script_args)
+    scenarios = script_args.train_scenarios + script_args.held_out_scenarios
+    id_filter = resolve_id_filter(folder, script_args.id_filter, script_args.filter_threshold)
+    benchmark = load_benchmark(folder, scenarios, id_filter=id_filter)
+    for data in benchmark.values():
+        logger.info("%s", data.report.summary())
+    train_scenarios, held_out = split_by_scenario(
+        benchmark, script_args.train_scenarios, script_args.held_out_scenarios
+    )
+    train, eval_episodes = split_episodes(train_scenarios, script_args.eval_fraction, script_args.split_seed)
+    if not train:
+        raise RecipeInputError(f"{folder}: no training episodes in {', '.join(script_args.train_scenarios)}")
+    return RecipeRecords(folder, train, eval_episodes, held_out)
+
+
+def limit_rows(dataset: Dataset, max_samples: int | None, seed: int) -> Dataset:
+    """At most ``max_samples`` rows, sampled with ``seed`` (all rows when None)."""
+    if max_samples is None or max_samples >= len(dataset):
+        return dataset
+    return dataset.shuffle(seed=seed).select(range(max_samples))
+
+
+# --- model ----------------------------------------------------------------------------------------
+def quantization_config(model_args: ModelConfig) -> Any:
+    """TRL's bitsandbytes config (4-bit nf4 or 8-bit), keeping vision modules and lm_head unquantized."""
+    config = get_quantization_config(model_args)
+    if config is not None:
+        config.llm_int8_skip_modules = list(QUANTIZATION_SKIP_MODULES)
+    return config
+
+
+def _kbit_device_map() -> dict[str, int] | None:
+    """A quantized model lives whole on this process's GPU (None on CPU)."""
+    return {"": PartialState().local_process_index} if torch.cuda.is_available() else None
+
+
+def load_model(model_args: ModelConfig, trust_remote_code: bool = False) -> PreTrainedModel:
+    """``AutoModelForImageTextToText`` from ``model_name_or_path`` (quantized when asked)."""
+    if model_args.model_name_or_path is None:
+        raise RecipeInputError("model_name_or_path is not set")
+    quantization = quantization_config(model_args)
+    try:
+        return AutoModelForImageTextToText.from_pretrained(
+            model_args.model_name_or_path,
+            revision=model_args.model_revision,
+            trust_remote_code=trust_remote_code,
+            attn_implementation=model_args.attn_implementation,
+            dtype=model_args.dtype,
+            quantization_config=quantization,
+            device_map=_kbit_device_map() if quantization is not None else None,
+        )
+    except OSError as err:
+        raise RecipeInputError(_model_missing(model_args.model_name_or_path, err)) from err
+
+
+def _model_missing(path: str, err: OSError) -> str:
+    return (
+        f"model_name_or_path {path!r}: cannot load it ({err}). Point it at a model folder or hub id, or set "
+        "tiny_model_arch to build a tiny model there."
+    )
+
+
+def load_processor(model_args: ModelConfig, trust_remote_code: bool = False) -> ProcessorMixin:
+    """The model's multimodal processor (TRL needs a ProcessorMixin, not a bare tokenizer, for VLMs)."""
+    try:
+        processor = AutoProcessor.from_pretrained(
+            model_args.model_name_or_path,
+            revision=model_args.model_revision,
+            trust_remote_code=trust_remote_code,
+        )
+    except OSError as err:
+        raise RecipeInputError(_model_missing(model_args.model_name_or_path, err)) from err
+    if not isinstance(processor, ProcessorMixin):
+        raise TypeError(
+            f"{model_args.model_name_or_path}: AutoProcessor returned {type(processor).__name__}, not a multimodal "
+            "processor (ProcessorMixin); is this a vision-language model?"
+        )
+    return processor
+
+
+def peft_config(model_args: ModelConfig) -> PeftConfig | None:
+    """TRL's LoRA config from ``ModelConfig``; without ``lora_target_modules``, the language model's attention."""
+    if model_args.use_peft and model_args.lora_target_modules is None:
+        model_args = dataclasses.replace(model_args, lora_target_modules=LANGUAGE_MODEL_ATTENTION)
+    return get_peft_config(model_args)
+
+
+# --- resume and outputs ---------------------------------------------------------------------------
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0", ""}
+
+
+def resume_checkpoint(resume_from_checkpoint: Any, output_dir: str) -> str | None:
+    """The checkpoint to resume from: True -> the last one in ``output_dir`` (None if there is none); a path."""
+    value = resume_from_checkpoint
+    if value is None or value is False or (isinstance(value, str) and value.lower() in _FALSE):
+        return None
+    if value is True or (isinstance(value, str) and value.lower() in _TRUE):
+        last = get_last_checkpoint(output_dir) if Path(output_dir).is_dir() else None
+        if last is None:
+            logger.info("resume_from_checkpoint: no checkpoint in %s yet, starting from scratch", output_dir)
+        return last
+    if not Path(value).is_dir():
+        raise RecipeInputError(f"resume_from_checkpoint {value!r}: no such checkpoint folder")
+    return str(value)
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in VERSIONED_PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _plain(value: Any) -> Any:
+    """``value`` as YAML-safe builtins (enums and other objects become strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def distributed_setup(trainer: Trainer) -> dict[str, Any]:
+    """How the run was launched: backend, process count, DeepSpeed ZeRO stage, mixed precision."""
+    state = trainer.accelerator.state
+    plugin = getattr(state, "deepspeed_plugin", None)
+    return {
+        "distributed_type": str(state.distributed_type.value),
+        "num_processes": state.num_processes,
+        "zero_stage": plugin.zero_stage if plugin is not None else None,
+        "mixed_precision": str(state.mixed_precision),
+    }
+
+
+def resolved_config(
+    script_args: ProactiveScriptArguments,
+    training_args: Any,
+    model_args: ModelConfig,
+    data: dict[str, Any],
+    distributed: dict[str, Any],
+) -> dict[str, Any]:
+    """All three argument sets as dicts, the data sizes, the launch setup and the package versions."""
+    return {
+        "script_args": _plain(dataclasses.asdict(script_args)),
+        "training_args": _plain(training_args.to_dict()),
+        "model_args": _plain(dataclasses.asdict(model_args)),
+        "data": data,
+        "distributed": distributed,
+        "versions": package_versions(),
+    }
+
+
+def check_saved_adapter(output_dir: Path) -> None:
+    """Refuse an adapter file without weights (the known ZeRO-3 failure when weights are not gathered)."""
+    path = output_dir / ADAPTER_FILE
+    if not path.is_file():
+        return
+    tensors = load_file(str(path))
+    empty = [name for name, tensor in tensors.items() if tensor.numel() == 0]
+    if not tensors or empty:
+        raise RuntimeError(
+            f"{path}: the saved adapter is empty ({len(tensors)} tensors, {len(empty)} without elements); "
+            "under DeepSpeed ZeRO-3 the sharded weights must be gathered on save (zero3_save_16bit_model: true)"
+        )
+
+
+def save_outputs(trainer: Trainer, metrics: dict[str, Any], config: dict[str, Any]) -> Path:
+    """Save the adapter (or model) with the processor, ``resolved_config.yaml`` and ``train_results.json``."""
+    output_dir = Path(trainer.args.output_dir)
+    trainer.save_model(str(output_dir))  # also saves trainer.processing_class
+    if trainer.is_world_process_zero():
+        check_saved_adapter(output_dir)
+        (output_dir / RESOLVED_CONFIG).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    trainer.log_metrics("train", metrics)
+    trainer.save_metrics("train", metrics)
+    trainer.save_state()
+    return output_dir
+
+
+# --- the run ----------------------------------------------------------------------------------------
+@dataclass
+class RecipeRun:
+    """Everything a recipe needs besides its dataset builder and trainer class."""
+
+    script_args: ProactiveScriptArguments
+    training_args: Any  # SFTConfig or GRPOConfig
+    model_args: ModelConfig
+    records: RecipeRecords
+    model: PreTrainedModel
+    processor: ProcessorMixin
+    peft_config: PeftConfig | None
+
+    def limit(self, dataset: Dataset) -> Dataset:
+        return limit_rows(dataset, self.script_args.max_train_samples, self.script_args.split_seed)
+
+
+def prepare_run(
+    script_args: ProactiveScriptArguments, training_args: Any, model_args: ModelConfig
+) -> RecipeRun:
+    """Seed, create missing inputs (main process first), load the episodes, the model and the processor."""
+    set_seed(training_args.seed)
+    with training_args.main_process_first(desc="preparing the benchmark and the model"):
+        ensure_model(script_args, model_args)
+        records = load_recipe_records(script_args)
+    return RecipeRun(
+        script_args=script_args,
+        training_args=training_args,
+        model_args=model_args,
+        records=records,
+        model=load_model(model_args, training_args.trust_remote_code),
+        processor=load_processor(model_args, training_args.trust_remote_code),
+        peft_config=peft_config(model_args),
+    )
+
+
+def train_and_save(trainer: Trainer, run: RecipeRun) -> dict[str, Any]:
+    """Train (resuming when asked), then save everything :func:`save_outputs` saves; returns the metrics."""
+    args = run.training_args
+    train_dataset = trainer.train_dataset
+    checkpoint = resume_checkpoint(args.resume_from_checkpoint, args.output_dir)
+    result = trainer.train(resume_from_checkpoint=checkpoint)
+    metrics = {**result.metrics, "train_samples": len(train_dataset)}
+    data = {**run.records.summary(), "train_rows": len(train_dataset), "resumed_from_checkpoint": checkpoint}
+    config = resolved_config(run.script_args, args, run.model_args, data, distributed_setup(trainer))
+    save_outputs(trainer, metrics, config)
+    if run.script_args.eval_after_training and trainer.is_world_process_zero():
+        metrics.update(evaluate_after_training(trainer, run))
+    return metrics
+
+
+def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float]:
+    """Evaluate the saved model (base + adapter) on the episodes it never trained on; log and save the metrics."""
+    from proactive.recipe_eval import EVAL_DIR, eval_records, evaluate_saved_model, flat_metrics
+
+    output_dir = Path(run.training_args.output_dir)
+    peft = run.peft_config is not None
+    summary = evaluate_saved_model(
+        model_id=run.model_args.model_name_or_path if peft else str(output_dir),
+        adapter=str(output_dir) if peft else None,
+        benchmark_dir=run.records.benchmark_dir,
+        records=eval_records(run.records.eval_episodes, run.records.held_out, run.script_args.eval_limit),
+        out_dir=output_dir / EVAL_DIR,
+        dtype=run.model_args.dtype,
+        batch_size=run.script_args.eval_batch_size,
+        seed=run.training_args.seed,
+    )
+    metrics = flat_metrics(summary)
+    trainer.log_metrics("eval", metrics)
+    trainer.save_metrics("eval", metrics)
+    return metrics

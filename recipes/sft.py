@@ -1,0 +1,72 @@
+"""SFT recipe: imitate the oracle (ask while the view is uninformative, then answer) on ProactiveBench.
+
+usage: accelerate launch recipes/sft.py --config recipes/tiny/sft.yaml [--<argument> <value> ...]
+   or: python recipes/sft.py --config recipes/tiny/sft.yaml [--<argument> <value> ...]
+
+Rows are the oracle's turns (``sft_turns: single``) or whole episodes (``multi``) of the train
+scenarios' episodes, held-out episodes and scenarios excluded; targets follow ``answer_format``.
+Single turns train on the reply only (prompt/completion rows) unless ``completion_only_loss: false``;
+multi-turn conversations train on every token unless ``assistant_only_loss: true`` (needs a chat
+template with generation markers).
+Arguments: ``ProactiveScriptArguments`` (proactive/recipe_args.py), ``trl.SFTConfig``, ``trl.ModelConfig``.
+Vision SFT needs ``max_length: null`` (truncation would cut image tokens), no packing, no padding_free.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from trl import ModelConfig, SFTConfig, SFTTrainer
+
+from data.builders import build_sft_dataset, to_prompt_completion
+from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError, parse_recipe_args
+from proactive.training import USER_ERRORS, RecipeRun, prepare_run, train_and_save
+
+
+def check_vision_sft(training_args: SFTConfig) -> None:
+    """Refuse the SFT settings that break on image data."""
+    if training_args.max_length is not None:
+        raise RecipeConfigError(
+            f"max_length={training_args.max_length}: vision SFT needs max_length: null "
+            "(truncation would cut image tokens)"
+        )
+    if training_args.packing or training_args.padding_free:
+        raise RecipeConfigError("packing and padding_free are not supported with images; set both to false")
+
+
+def build_trainer(
+    script_args: ProactiveScriptArguments, training_args: SFTConfig, model_args: ModelConfig
+) -> tuple[SFTTrainer, RecipeRun]:
+    """The SFT trainer on the oracle's conversations, ready to train."""
+    check_vision_sft(training_args)
+    run = prepare_run(script_args, training_args, model_args)
+    dataset = build_sft_dataset(
+        run.records.train,
+        run.records.benchmark_dir,
+        turns=script_args.sft_turns,
+        answer_format=script_args.answer_format,
+    )
+    if script_args.sft_turns == "single" and training_args.completion_only_loss is not False:
+        dataset = to_prompt_completion(dataset)
+    trainer = SFTTrainer(
+        model=run.model,
+        args=training_args,
+        train_dataset=run.limit(dataset),
+        processing_class=run.processor,
+        peft_config=run.peft_config,
+    )
+    return trainer, run
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        trainer, run = build_trainer(*parse_recipe_args(SFTConfig, argv))
+    except USER_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    train_and_save(trainer, run)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
