@@ -8,15 +8,13 @@
 
 from __future__ import annotations
 
-import copy
-from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from datasets import Dataset, Features, Image, List, Value
 
-from data.environment import Episode, TurnState, make_episode
+from data.environment import Episode, TurnState, make_episode, reachable_states
 from data.images import open_view
 from data.policies import oracle, run_policy
 from data.prompts import assistant_message, user_message
@@ -53,37 +51,6 @@ SFT_MULTI_FEATURES = Features({"messages": _MESSAGES, "images": List(Image()), *
 SFT_PROMPT_COMPLETION_FEATURES = Features(
     {"prompt": _MESSAGES, "completion": _MESSAGES, "image": Image(), "step": Value("int32"), **_SFT_COMMON}
 )
-
-
-def _fork(episode: Episode) -> Episode:
-    """An independent copy of ``episode`` that shares its (immutable) record."""
-    return copy.deepcopy(episode, memo={id(episode.record): episode.record})
-
-
-def reachable_states(record: Record, hint: bool = False) -> list[TurnState]:
-    """Every state reachable from the start by accepted interventions, breadth first, one per view.
-
-    A view reached by several paths is kept once, at its first (shortest) path.
-    """
-    start = make_episode(record, hint=hint)
-    first = start.state()
-    states = [first]
-    seen = {first.view_key}
-    queue: deque[tuple[Episode, TurnState]] = deque([(start, first)])
-    while queue:
-        episode, state = queue.popleft()
-        for option in state.accepted_options:
-            nxt = _fork(episode)
-            nxt.step(option)
-            if nxt.done:
-                continue
-            nxt_state = nxt.state()
-            if nxt_state.view_key in seen:
-                continue
-            seen.add(nxt_state.view_key)
-            states.append(nxt_state)
-            queue.append((nxt, nxt_state))
-    return states
 
 
 def grpo_row(state: TurnState, answer: str, data_dir: str | Path) -> dict[str, Any]:

@@ -7,7 +7,9 @@ changes the view, anything else ends it with failure, as does reaching the step 
 
 from __future__ import annotations
 
+import copy
 import random
+from collections import deque
 from dataclasses import dataclass, field
 
 from data.parsing import Judgement, Outcome, judge_answer
@@ -220,6 +222,12 @@ class Episode:
             self.done = True
             self.end_reason = end_reason
         return turn
+
+    def fork(self) -> Episode:
+        """An independent copy of the episode in progress (its state is plain attributes plus the turns)."""
+        clone = copy.copy(self)
+        clone.turns = list(self.turns)
+        return clone
 
     def _action_for(self, option: str) -> Action:
         """Map an accepted option's text to its action (official keyword scan over the action space)."""
@@ -504,6 +512,31 @@ def make_episode(
 ) -> Episode:
     """A fresh episode of ``record`` under the chosen mode (hint, reference image, random actions)."""
     return EPISODE_CLASSES[record.scenario](record, hint=hint, reference=reference, rng=rng)
+
+
+def reachable_states(record: Record, hint: bool = False) -> list[TurnState]:
+    """Every distinct state an episode of ``record`` can reach by accepted interventions, breadth first.
+
+    States alike in view, offered options and accepted answers are one single-turn example; the first
+    reached (fewest turns) stands for all of them.
+    """
+    states: list[TurnState] = []
+    seen: set[tuple] = set()
+    queue = deque([make_episode(record, hint=hint)])
+    while queue:
+        episode = queue.popleft()
+        state = episode.state()
+        signature = (state.view_key, state.options, state.accepted_options, state.accepted_categories)
+        if signature in seen:
+            continue
+        seen.add(signature)
+        states.append(state)
+        for option in state.accepted_options:
+            child = episode.fork()
+            child.step(option)
+            if not child.done:
+                queue.append(child)
+    return states
 
 
 def image_path_for(record: Record) -> set[str]:

@@ -110,17 +110,20 @@ def test_grpo_quickdraw_has_one_row_per_stroke_and_no_intervention_on_the_last(t
 
 def test_grpo_rod_walks_both_ways_around_the_wheel(tmp_path):
     ds = build_grpo_dataset([ROD], write_images(tmp_path, ROD))
-    assert len(ds) == 14  # every frame, once
+    # every frame once, plus frame 7 a second time: back at the start after one move each way, answering
+    # is allowed there (a different single-turn example than step 0, where only moving is accepted)
+    assert len(ds) == 15
     # breadth first from frame 7: distance d reaches frames 7-d and 7+d (mod 14)
-    assert ds["step"] == [0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7]
+    assert ds["step"] == [0, 1, 1, 2, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7]
     assert ds["accepted_categories"][0] == []  # ROD's first step accepts only moving the occluder
     assert all(cats == ["red car"] for cats in ds["accepted_categories"][1:])
     states = reachable_states(ROD)
-    assert [s.image for s in states[:5]] == [
+    assert [s.image for s in states[:6]] == [
         "rod/s7.png",
         "rod/s6.png",
         "rod/s8.png",
         "rod/s5.png",
+        "rod/s7.png",
         "rod/s9.png",
     ]
     assert states[-1].image == "rod/s0.png" and states[-1].informative is True

@@ -4,16 +4,14 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import random
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from data.environment import Episode, image_path_for, make_episode
+from data.environment import image_path_for, make_episode, reachable_states
 from data.policies import oracle, run_policy
 from data.records import SYNTHETIC_MARKER, Record, informative_path, parse_record, scenario_path
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
@@ -40,36 +38,9 @@ class GeneratorError(RuntimeError):
     """A generated record breaks its own ground truth (a bug in the generator, never in the input)."""
 
 
-def _fork(episode: Episode) -> Episode:
-    """An independent copy of an episode in progress (its state is plain attributes plus the turn list)."""
-    clone = copy.copy(episode)
-    clone.turns = list(episode.turns)
-    return clone
-
-
 def reachable_views(record: Record) -> dict[str, tuple[str, Box | None]]:
-    """Every view (key -> image, crop) an episode of ``record`` can show, plus its reference view.
-
-    Breadth-first over the environment: from every state, each accepted option is tried. Two states
-    with the same view, offered options and accepted answers behave alike; the first (fewest turns,
-    so most steps left) stands for both.
-    """
-    views: dict[str, tuple[str, Box | None]] = {}
-    start = make_episode(record)
-    queue, seen = deque([start]), set()
-    while queue:
-        episode = queue.popleft()
-        state = episode.state()
-        signature = (state.view_key, state.options, state.accepted_options, state.accepted_categories)
-        if signature in seen:
-            continue
-        seen.add(signature)
-        views[state.view_key] = (state.image, state.crop)
-        for option in state.accepted_options:
-            child = _fork(episode)
-            child.step(option)
-            if not child.done:
-                queue.append(child)
+    """Every view (key -> image, crop) an episode of ``record`` can show, plus its reference view."""
+    views = {state.view_key: (state.image, state.crop) for state in reachable_states(record)}
     reference = make_episode(record, reference=True).state()
     views[reference.view_key] = (reference.image, reference.crop)
     return views
