@@ -472,8 +472,9 @@ WORLD_PROBE = textwrap.dedent(
     import json
     from accelerate import PartialState
     state = PartialState(cpu=True)
-    print("WORLD " + json.dumps({"rank": state.process_index, "world": state.num_processes,
-                                 "backend": state.backend}), flush=True)
+    world = {"rank": state.process_index, "world": state.num_processes, "backend": state.backend}
+    with open(f"world-{state.process_index}.json", "w") as handle:  # one file each: stdout interleaves
+        json.dump(world, handle)
     """
 )
 
@@ -484,8 +485,8 @@ def launched_worlds(tmp_path: Path, *launch_args: str) -> list[dict]:
     command = [sys.executable, "-m", "accelerate.commands.launch", *launch_args, str(script)]
     done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = [line for line in done.stdout.splitlines() if line.startswith("WORLD ")]
-    return sorted((json.loads(line.removeprefix("WORLD ")) for line in lines), key=lambda w: w["rank"])
+    worlds = [json.loads(path.read_text()) for path in tmp_path.glob("world-*.json")]
+    return sorted(worlds, key=lambda w: w["rank"])
 
 
 @pytest.mark.slow
