@@ -1,0 +1,591 @@
+"""Package a trained LoRA adapter as a model repository: adapter, processor, model card, config, eval results.
+
+usage: proactive release ADAPTER_DIR --out DIR [--merge] [--eval RUN_DIR ...] [--push REPO_ID] [--private]
+                         [--base-model M] [--license L] [--force]
+
+ADAPTER_DIR is a recipe's output_dir (adapter_config.json, adapter_model.safetensors, the processor,
+resolved_config.yaml, train_results.json). DIR is laid out as a Hugging Face model repository:
+
+  README.md                        model card (YAML front matter; data, reward, hyperparameters, eval)
+  adapter_config.json              the PEFT adapter
+  adapter_model.safetensors
+  processor / tokenizer files      as AutoProcessor.save_pretrained writes them
+  resolved_config.yaml             the training run's full resolved configuration
+  train_results.json               its final training metrics
+  eval/<run>/                      each --eval run's summary.json, summary.md and plots
+  merged/                          with --merge: full weights (base + adapter merged, safetensors), config,
+                                   generation config and processor; load it from the path DIR/merged
+
+The merged model sits in a subfolder, so the repository root stays a plain PEFT adapter repository (what
+``PeftModel.from_pretrained`` and the Hub's adapter widgets expect) and both ship together. Load the merged
+model from its path (download ``merged/*`` first): ``from_pretrained(repo, subfolder="merged")`` does not
+work, because transformers 5 looks for adapter_config.json at the root without the subfolder and then
+loads the adapter's base model instead.
+Without --eval, the recipe's own end-of-training evaluation (ADAPTER_DIR/eval) is used when it exists.
+--push uploads DIR with huggingface_hub (HfApi.upload_folder); it needs the network and a token
+(HF_TOKEN or ``hf auth login``). A failed upload prints one line and exits with status 3; DIR stays complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+RESOLVED_CONFIG = "resolved_config.yaml"
+TRAIN_RESULTS = "train_results.json"
+MERGED_DIR = "merged"
+EVAL_DIR = "eval"
+OFFICIAL_DATASET = "tdemin16/ProactiveBench"
+PUSH_FAILED = 3
+
+# Hyperparameters shown in the card, in this order, when the run recorded them.
+TRAINING_KEYS = (
+    "learning_rate",
+    "lr_scheduler_type",
+    "warmup_steps",
+    "weight_decay",
+    "optim",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "gradient_accumulation_steps",
+    "num_generations",
+    "max_completion_length",
+    "temperature",
+    "beta",
+    "loss_type",
+    "epsilon",
+    "scale_rewards",
+    "bf16",
+    "gradient_checkpointing",
+    "seed",
+)
+MODEL_KEYS = (
+    "dtype",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "lora_target_modules",
+    "use_rslora",
+    "use_dora",
+    "load_in_4bit",
+    "load_in_8bit",
+)
+
+
+class ReleaseError(ValueError):
+    """An adapter folder, eval run or output folder that cannot be released; the message names the path."""
+
+
+class PushError(RuntimeError):
+    """The upload to the Hub failed (no network, offline mode, no token, no permission)."""
+
+
+@dataclass
+class TrainingRun:
+    """What the adapter folder says about the run that produced it."""
+
+    adapter_dir: Path
+    adapter_config: dict[str, Any]
+    config: dict[str, Any]  # resolved_config.yaml ({} when the folder has none)
+    train_results: dict[str, Any]
+
+    @property
+    def script_args(self) -> dict[str, Any]:
+        return self.config.get("script_args", {})
+
+    @property
+    def training_args(self) -> dict[str, Any]:
+        return self.config.get("training_args", {})
+
+    @property
+    def model_args(self) -> dict[str, Any]:
+        return self.config.get("model_args", {})
+
+    @property
+    def method(self) -> str:
+        """``grpo`` or ``sft``, recognized from the trainer's arguments (``unknown`` without a config)."""
+        if "num_generations" in self.training_args:
+            return "grpo"
+        if "packing" in self.training_args or "completion_only_loss" in self.training_args:
+            return "sft"
+        return "unknown"
+
+    def base_model(self, override: str | None = None) -> str:
+        base = override or self.adapter_config.get("base_model_name_or_path")
+        if not base:
+            raise ReleaseError(
+                f"{self.adapter_dir / 'adapter_config.json'}: field 'base_model_name_or_path' is empty; "
+                "pass --base-model"
+            )
+        return str(base)
+
+    def synthetic(self) -> bool:
+        """Whether the run trained on a synthetic benchmark (its folder's marker, or the recorded setting)."""
+        folder = self.script_args.get("benchmark_dir")
+        if folder and Path(folder).is_dir():
+            return (Path(folder) / "synthetic.json").is_file()
+        return int(self.script_args.get("synthetic_per_scenario") or 0) > 0
+
+
+def read_training_run(adapter_dir: str | Path) -> TrainingRun:
+    """Check ``adapter_dir`` holds a PEFT adapter and read its config, resolved config and metrics."""
+    folder = Path(adapter_dir)
+    if not folder.is_dir():
+        raise ReleaseError(f"{folder}: no such adapter folder")
+    missing = [name for name in ADAPTER_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ReleaseError(
+            f"{folder}: not a PEFT adapter folder (missing {', '.join(missing)}); release needs a LoRA run "
+            "(use_peft: true)"
+        )
+    adapter_config = _read_json(folder / "adapter_config.json")
+    config: dict[str, Any] = {}
+    if (folder / RESOLVED_CONFIG).is_file():
+        try:
+            config = yaml.safe_load((folder / RESOLVED_CONFIG).read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            raise ReleaseError(f"{folder / RESOLVED_CONFIG}: invalid YAML: {err}") from None
+        if not isinstance(config, dict):
+            raise ReleaseError(f"{folder / RESOLVED_CONFIG}: expected a mapping")
+    else:
+        print(
+            f"warning: {folder / RESOLVED_CONFIG} not found; the card will lack data and hyperparameters",
+            file=sys.stderr,
+        )
+    results = _read_json(folder / TRAIN_RESULTS) if (folder / TRAIN_RESULTS).is_file() else {}
+    return TrainingRun(folder, adapter_config, config, results)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ReleaseError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    if not isinstance(value, dict):
+        raise ReleaseError(f"{path}: expected a JSON object")
+    return value
+
+
+# --- evaluation runs ----------------------------------------------------------------------------------
+@dataclass
+class EvalRun:
+    label: str
+    folder: Path
+    summary: dict[str, Any]
+
+
+def read_eval_runs(run_dirs: list[str]) -> list[EvalRun]:
+    """The ``summary.json`` of each eval run folder, labelled by folder name (parent/name if names clash)."""
+    folders = [Path(d) for d in run_dirs]
+    names = [f.name for f in folders]
+    runs = []
+    for folder, name in zip(folders, names, strict=True):
+        path = folder / "summary.json"
+        if not path.is_file():
+            raise ReleaseError(f"{path}: not found; --eval takes a 'proactive eval' run folder")
+        summary = _read_json(path)
+        if "scenarios" not in summary or "average" not in summary:
+            raise ReleaseError(f"{path}: field 'scenarios' or 'average' missing; not an eval summary")
+        label = name if names.count(name) == 1 else f"{folder.parent.name}-{name}"
+        runs.append(EvalRun(label, folder, summary))
+    return runs
+
+
+def copy_eval_run(run: EvalRun, out: Path) -> list[str]:
+    """Copy the run's summaries and plots into ``out/eval/<label>``; return the plots' repo-relative paths."""
+    target = out / EVAL_DIR / run.label
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("summary.json", "summary.md", "config.json"):
+        if (run.folder / name).is_file():
+            shutil.copy2(run.folder / name, target / name)
+    plots = sorted(run.folder.glob("*.png"))
+    for plot in plots:
+        shutil.copy2(plot, target / plot.name)
+    return [f"{EVAL_DIR}/{run.label}/{plot.name}" for plot in plots]
+
+
+# --- the model card -------------------------------------------------------------------------------------
+def front_matter(run: TrainingRun, base_model: str, license_: str) -> dict[str, Any]:
+    tags = ["proactive", "proactivebench", run.method, "lora", "peft", "trl", "vision-language"]
+    if run.synthetic():
+        tags.append("synthetic-data")
+    return {
+        "base_model": base_model,
+        "library_name": "peft",
+        "pipeline_tag": "image-text-to-text",
+        "license": license_,
+        "datasets": [] if run.synthetic() else [OFFICIAL_DATASET],
+        "tags": [t for t in tags if t != "unknown"],
+    }
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(_text(v) for v in row) + " |" for row in rows),
+    ]
+
+
+def _text(value: Any) -> str:
+    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+    return text.replace("|", "\\|")
+
+
+def data_section(run: TrainingRun) -> list[str]:
+    args = run.script_args
+    if not args:
+        return ["## Training data", "", "Not recorded (the adapter folder has no resolved_config.yaml).", ""]
+    kind = "synthetic ProactiveBench (procedural, offline)" if run.synthetic() else "ProactiveBench"
+    data = run.config.get("data", {})
+    rows = [
+        ["benchmark", f"{kind}: `{args.get('benchmark_dir')}`"],
+        ["train scenarios", args.get("train_scenarios", [])],
+        ["held-out scenarios (never trained on)", args.get("held_out_scenarios", [])],
+        ["sample filter", f"{args.get('id_filter')} (threshold {args.get('filter_threshold')})"],
+        [
+            "episodes held out of the train scenarios",
+            f"{args.get('eval_fraction')} (split seed {args.get('split_seed')})",
+        ],
+    ]
+    rows += [[key.replace("_", " "), value] for key, value in data.items() if value is not None]
+    if run.method == "sft":
+        rows.append(["SFT rows", f"{args.get('sft_turns')} turns, answer format {args.get('answer_format')}"])
+    return ["## Training data", "", *_table(["", ""], rows), ""]
+
+
+def reward_section(run: TrainingRun) -> list[str]:
+    args = run.script_args
+    if run.method != "grpo":
+        return [
+            "## Reward",
+            "",
+            "None: SFT imitates the oracle (ask while the view is uninformative, then answer).",
+            "",
+        ]
+    preset, kwargs = args.get("reward_preset"), args.get("reward_kwargs") or {}
+    lines = ["## Reward", "", f"Preset `{preset}`, overrides `{json.dumps(kwargs)}`.", ""]
+    try:
+        from dataclasses import asdict
+
+        from reward import resolve_weights
+
+        weights = asdict(resolve_weights(preset, **kwargs))
+    except (ValueError, TypeError) as err:
+        return [*lines, f"(weights not resolvable here: {err})", ""]
+    return [
+        *lines,
+        "Reward of each case:",
+        "",
+        *_table(["case", "reward"], [[k, v] for k, v in weights.items()]),
+        "",
+    ]
+
+
+def hyperparameter_section(run: TrainingRun) -> list[str]:
+    if not run.config:
+        return []
+    training, model = run.training_args, run.model_args
+    distributed = run.config.get("distributed", {})
+    rows = [[key, training[key]] for key in TRAINING_KEYS if key in training]
+    rows += [[key, model[key]] for key in MODEL_KEYS if model.get(key) not in (None, False)]
+    processes = distributed.get("num_processes") or 1
+    per_device = training.get("per_device_train_batch_size")
+    if per_device is not None:
+        effective = per_device * training.get("gradient_accumulation_steps", 1) * processes
+        rows.append(["effective batch (per device x accumulation x processes)", effective])
+    rows += [[f"launch: {key}", value] for key, value in distributed.items() if value is not None]
+    versions = run.config.get("versions", {})
+    lines = ["## Hyperparameters", "", *_table(["setting", "value"], rows), ""]
+    if versions:
+        lines += ["Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
+    lines += [f"The full resolved configuration is in [`{RESOLVED_CONFIG}`]({RESOLVED_CONFIG}).", ""]
+    if run.train_results:
+        shown = ", ".join(
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in run.train_results.items()
+        )
+        lines += [f"Training metrics: {shown}.", ""]
+    return lines
+
+
+def eval_table(runs: list[EvalRun], metric: str) -> list[str]:
+    """One row per eval run: ``metric`` with its 95% CI per scenario and averaged."""
+    from eval.report import AVERAGE, METRIC_LABELS, scenario_columns, short
+
+    columns = [*scenario_columns([r.summary for r in runs]), AVERAGE]
+    digits = 2 if metric == "psr" else 1
+
+    def cell(block: dict[str, Any]) -> str:
+        if metric not in block:
+            return "–"
+        ci = block.get(f"{metric}_ci")
+        interval = f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""
+        return f"{block[metric]:.{digits}f}{interval}"
+
+    rows = [
+        [
+            r.label,
+            *(
+                cell(r.summary["average"] if c == AVERAGE else r.summary["scenarios"].get(c, {}))
+                for c in columns
+            ),
+        ]
+        for r in runs
+    ]
+    header = ["run", *(short(c) if c != AVERAGE else "avg" for c in columns)]
+    return [f"### {METRIC_LABELS.get(metric, metric)}", "", *_table(header, rows), ""]
+
+
+def eval_section(runs: list[EvalRun], plots: dict[str, list[str]]) -> list[str]:
+    if not runs:
+        return [
+            "## Evaluation",
+            "",
+            "No evaluation run was attached (`proactive release --eval RUN_DIR`).",
+            "",
+        ]
+    metrics = [m for m in ("acc", "psr", "reference_acc") if any(m in r.summary["average"] for r in runs)]
+    lines = [
+        "## Evaluation",
+        "",
+        "ProactiveBench MCQA episodes; 95% bootstrap confidence intervals in brackets.",
+        "",
+    ]
+    for metric in metrics:
+        lines += eval_table(runs, metric)
+    for run in runs:
+        config = run.summary.get("config", {})
+        where = f" on `{config['data']}`" if config.get("data") else ""
+        lines += [
+            f"### {run.label}",
+            "",
+            f"Episodes{where}; files in [`{EVAL_DIR}/{run.label}`]({EVAL_DIR}/{run.label}).",
+            "",
+        ]
+        lines += [f"![{Path(p).stem}]({p})" for p in plots.get(run.label, [])] + [""]
+    return lines
+
+
+def usage_section(base_model: str, repo: str, merged: bool) -> list[str]:
+    lines = [
+        "## How to use",
+        "",
+        "```python",
+        "from peft import PeftModel",
+        "from transformers import AutoModelForImageTextToText, AutoProcessor",
+        "",
+        f'base = AutoModelForImageTextToText.from_pretrained("{base_model}")',
+        f'model = PeftModel.from_pretrained(base, "{repo}")',
+        f'processor = AutoProcessor.from_pretrained("{repo}")',
+    ]
+    if merged:
+        lines += [
+            "",
+            "# or the merged full weights, no PEFT needed (from a local path: transformers would take the",
+            "# root's adapter_config.json for the model's if given the repository and subfolder=)",
+            "from huggingface_hub import snapshot_download",
+            "",
+            f'path = snapshot_download("{repo}", allow_patterns=["{MERGED_DIR}/*"])',
+            f'model = AutoModelForImageTextToText.from_pretrained(f"{{path}}/{MERGED_DIR}")',
+        ]
+    lines += [
+        "```",
+        "",
+        "Evaluate it on ProactiveBench with this repository's harness:",
+        "",
+        "```bash",
+        f"proactive eval --model {base_model} --adapter {repo} --data ProactiveBench/test --out runs/adapter",
+        "```",
+        "",
+    ]
+    return lines
+
+
+def model_card(
+    run: TrainingRun,
+    base_model: str,
+    license_: str,
+    evals: list[EvalRun],
+    plots: dict[str, list[str]],
+    repo: str,
+    merged: bool,
+) -> str:
+    """README.md: YAML front matter and the sections describing data, reward, hyperparameters and eval."""
+    method = {"grpo": "GRPO", "sft": "SFT"}.get(run.method, "fine-tuning")
+    header = yaml.safe_dump(front_matter(run, base_model, license_), sort_keys=False)
+    intro = [
+        f"# {Path(repo).name}: a proactive LoRA adapter for {base_model}",
+        "",
+        f"A LoRA adapter trained with {method} (TRL + PEFT) to be *proactive* on ProactiveBench: when the",
+        "image does not allow an answer, the model asks for an intervention (move the occluder, rotate the",
+        "object, wait or rewind the video, move the camera, ...) instead of guessing.",
+        f"The adapter is derived from `{base_model}`; the base model's license applies.",
+        "",
+    ]
+    if merged:
+        intro += [f"`{MERGED_DIR}/` holds the same model with the adapter merged into full weights.", ""]
+    sections = [
+        intro,
+        data_section(run),
+        reward_section(run),
+        hyperparameter_section(run),
+        eval_section(evals, plots),
+        usage_section(base_model, repo, merged),
+    ]
+    return f"---\n{header}---\n\n" + "\n".join(line for section in sections for line in section)
+
+
+# --- writing the folder ---------------------------------------------------------------------------------
+def prepare_out(out: Path, adapter_dir: Path, force: bool) -> None:
+    if out.resolve() == adapter_dir.resolve():
+        raise ReleaseError(f"{out}: --out must differ from the adapter folder")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        if not force:
+            raise ReleaseError(f"{out}: exists and is not empty; choose another --out or pass --force")
+        shutil.rmtree(out) if out.is_dir() else out.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def save_processor(run: TrainingRun, base_model: str, out: Path) -> None:
+    """The processor saved with the adapter (the base model's when the adapter folder has none)."""
+    from transformers import AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(run.adapter_dir)
+    except (OSError, ValueError, KeyError):
+        processor = AutoProcessor.from_pretrained(base_model)
+    processor.save_pretrained(out)
+
+
+def merge_into(run: TrainingRun, base_model: str, out: Path) -> Path:
+    """``base + adapter`` merged (``merge_and_unload``) and saved with its processor into ``out/merged``."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    dtype = run.model_args.get("dtype") or "auto"
+    base = AutoModelForImageTextToText.from_pretrained(
+        base_model, dtype=dtype if dtype == "auto" else getattr(torch, dtype)
+    )
+    merged = PeftModel.from_pretrained(base, str(run.adapter_dir)).merge_and_unload()
+    target = out / MERGED_DIR
+    merged.save_pretrained(target)
+    AutoProcessor.from_pretrained(out).save_pretrained(target)
+    return target
+
+
+def release(
+    adapter_dir: str | Path,
+    out: str | Path,
+    *,
+    eval_dirs: list[str] | None = None,
+    merge: bool = False,
+    base_model: str | None = None,
+    license_: str = "other",
+    repo_id: str | None = None,
+    force: bool = False,
+) -> Path:
+    """Write the release folder ``out`` for the adapter in ``adapter_dir``; returns ``out``."""
+    run = read_training_run(adapter_dir)
+    base = run.base_model(base_model)
+    if not eval_dirs and (run.adapter_dir / EVAL_DIR / "summary.json").is_file():
+        eval_dirs = [str(run.adapter_dir / EVAL_DIR)]
+    evals = read_eval_runs(eval_dirs or [])
+    out = Path(out)
+    prepare_out(out, run.adapter_dir, force)
+    for name in (*ADAPTER_FILES, RESOLVED_CONFIG, TRAIN_RESULTS):
+        if (run.adapter_dir / name).is_file():
+            shutil.copy2(run.adapter_dir / name, out / name)
+    save_processor(run, base, out)
+    plots = {ev.label: copy_eval_run(ev, out) for ev in evals}
+    if merge:
+        merge_into(run, base, out)
+    card = model_card(run, base, license_, evals, plots, repo_id or out.name, merge)
+    (out / "README.md").write_text(card, encoding="utf-8")
+    return out
+
+
+def push(folder: Path, repo_id: str, private: bool = False) -> str:
+    """Upload ``folder`` to the Hub model repository ``repo_id`` (created if needed); returns its URL."""
+    from huggingface_hub import HfApi, constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise PushError("HF_HUB_OFFLINE is set, so huggingface_hub will not reach the Hub")
+    api = HfApi()
+    try:
+        url = api.create_repo(repo_id, private=private, exist_ok=True)
+        api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message="proactive release")
+    except Exception as err:  # any network, auth or server failure becomes one line for the user
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise PushError(f"{type(err).__name__}: {reason}") from None
+    return str(url)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    title, _, details = __doc__.split("\n\n", 2)
+    parser = argparse.ArgumentParser(
+        prog="proactive release",
+        description=title,
+        epilog=details,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("adapter_dir", help="a recipe's output_dir holding a LoRA adapter")
+    parser.add_argument("--out", required=True, help="release folder to write")
+    parser.add_argument(
+        "--merge", action="store_true", help=f"also write merged full weights to OUT/{MERGED_DIR}"
+    )
+    parser.add_argument(
+        "--eval", nargs="+", default=[], metavar="RUN_DIR", help="'proactive eval' run folders"
+    )
+    parser.add_argument("--push", metavar="REPO_ID", help="upload the folder to this Hub model repository")
+    parser.add_argument("--private", action="store_true", help="with --push: create the repository private")
+    parser.add_argument(
+        "--base-model", help="base model id for the card and the merge (default: the adapter's)"
+    )
+    parser.add_argument(
+        "--license", default="other", help="license in the card's front matter (default: other)"
+    )
+    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        out = release(
+            args.adapter_dir,
+            args.out,
+            eval_dirs=args.eval,
+            merge=args.merge,
+            base_model=args.base_model,
+            license_=args.license,
+            repo_id=args.push,
+            force=args.force,
+        )
+    except ReleaseError as err:
+        print(f"proactive release: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{out}: release folder written" + (f" (merged weights in {out / MERGED_DIR})" if args.merge else "")
+    )
+    if args.push:
+        try:
+            url = push(out, args.push, args.private)
+        except PushError as err:
+            print(
+                f"proactive release: could not push {out} to {args.push} ({err}); the folder is complete, "
+                f"upload it later with: hf upload {args.push} {out}",
+                file=sys.stderr,
+            )
+            return PUSH_FAILED
+        print(f"pushed to {url}")
+    return 0

@@ -1,0 +1,256 @@
+"""`proactive release`: the released folder loads with PEFT, the merged weights answer like base + adapter,
+the model card parses and holds the eval table, and an offline push fails with one clear line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from peft import LoraConfig, PeftModel, get_peft_model
+from PIL import Image
+from safetensors.torch import load_file
+from transformers import AutoModelForImageTextToText, AutoProcessor
+
+from data.environment import make_episode
+from data.records import load_scenario
+from data.synth import generate_benchmark
+from eval.backends import HFGenerator
+from eval.cli import main as eval_main
+from eval.rollout import conversation
+from proactive.release import (
+    MERGED_DIR,
+    TrainingRun,
+    main,
+    read_training_run,
+    release,
+)
+from proactive.tiny_models import build_tiny_model
+from proactive.training import LANGUAGE_MODEL_ATTENTION
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = ["QuickDraw", "coco2014", "Realistic-Occlusion-Dataset", "ImageNet-C", "ChangeIt"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("release_bench")
+    generate_benchmark(path, 2, seed=3, size=56)
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("release_models") / "tiny")
+
+
+def resolved_config(bench: Path, base_model: Path) -> dict:
+    """A GRPO run's resolved_config.yaml, shaped as proactive.training.resolved_config writes it."""
+    return {
+        "script_args": {
+            "benchmark_dir": str(bench),
+            "synthetic_per_scenario": 0,
+            "train_scenarios": ["QuickDraw", "coco2014"],
+            "held_out_scenarios": ["Realistic-Occlusion-Dataset", "MVP-N"],
+            "id_filter": "auto",
+            "filter_threshold": 0.25,
+            "eval_fraction": 0.2,
+            "split_seed": 0,
+            "reward_preset": "paper_rp0.75",
+            "reward_kwargs": {},
+        },
+        "training_args": {
+            "learning_rate": 3.0e-5,
+            "num_generations": 4,
+            "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 2,
+            "max_steps": 7,
+            "seed": 0,
+        },
+        "model_args": {
+            "model_name_or_path": str(base_model),
+            "dtype": "float32",
+            "lora_r": 8,
+            "lora_alpha": 16,
+        },
+        "data": {"train_episodes": 3, "eval_episodes": 1, "held_out_episodes": 4, "train_rows": 9},
+        "distributed": {"distributed_type": "NO", "num_processes": 2, "zero_stage": None},
+        "versions": {"python": "3.11", "peft": "0.21.2"},
+    }
+
+
+@pytest.fixture(scope="module")
+def adapter(tmp_path_factory: pytest.TempPathFactory, base_model: Path, bench: Path) -> Path:
+    """A LoRA adapter made directly with PEFT, random (non-zero) B weights, saved as a recipe saves it."""
+    out = tmp_path_factory.mktemp("release_adapter")
+    torch.manual_seed(0)
+    model = AutoModelForImageTextToText.from_pretrained(base_model, dtype=torch.float32)
+    config = LoraConfig(r=8, lora_alpha=16, target_modules=LANGUAGE_MODEL_ATTENTION, init_lora_weights=False)
+    peft_model = get_peft_model(model, config)
+    peft_model.save_pretrained(out)
+    AutoProcessor.from_pretrained(base_model).save_pretrained(out)
+    (out / "resolved_config.yaml").write_text(yaml.safe_dump(resolved_config(bench, base_model)))
+    (out / "train_results.json").write_text(json.dumps({"train_loss": 0.25, "train_runtime": 1.5}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def eval_run(tmp_path_factory: pytest.TempPathFactory, bench: Path) -> Path:
+    out = tmp_path_factory.mktemp("release_eval") / "oracle"
+    argv = ["--policy", "oracle", "--data", str(bench), "--out", str(out), "--no-progress"]
+    assert eval_main([*argv, "--scenarios", *SCENARIOS]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory: pytest.TempPathFactory, adapter: Path, eval_run: Path) -> Path:
+    out = tmp_path_factory.mktemp("release_out") / "tiny-proactive"
+    return release(adapter, out, eval_dirs=[str(eval_run)], merge=True, repo_id="me/tiny-proactive")
+
+
+def read_card(folder: Path) -> tuple[dict, str]:
+    text = (folder / "README.md").read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    header, body = text[4:].split("\n---\n", 1)
+    return yaml.safe_load(header), body
+
+
+def test_release_folder_layout(released: Path, adapter: Path) -> None:
+    for name in (
+        "adapter_config.json",
+        "adapter_model.safetensors",
+        "resolved_config.yaml",
+        "train_results.json",
+    ):
+        assert (released / name).read_bytes() == (adapter / name).read_bytes(), name
+    assert (released / "processor_config.json").is_file()
+    assert (released / "tokenizer.json").is_file()
+    assert (released / MERGED_DIR / "model.safetensors").is_file()
+    assert (released / MERGED_DIR / "config.json").is_file()
+    assert (released / MERGED_DIR / "tokenizer.json").is_file()
+    for plot in ("acc.png", "psr.png"):
+        with Image.open(released / "eval" / "oracle" / plot) as image:
+            image.verify()
+            assert image.format == "PNG"
+
+
+def test_model_card_front_matter_and_sections(released: Path, base_model: Path, eval_run: Path) -> None:
+    meta, body = read_card(released)
+    assert meta["base_model"] == str(base_model)
+    assert meta["library_name"] == "peft"
+    assert {"proactive", "proactivebench", "grpo", "lora"} <= set(meta["tags"])
+    assert meta["datasets"] == []  # a synthetic benchmark has no Hub dataset id
+    assert meta["license"] == "other"
+    # Reward: the preset and its resolved weights.
+    assert "Preset `paper_rp0.75`" in body
+    assert "| useful_intervention | 0.75 |" in body
+    # Hyperparameters from resolved_config.yaml, and the effective batch 8 x 2 x 2 processes.
+    assert "| learning_rate | 3e-05 |" in body
+    assert "| effective batch (per device x accumulation x processes) | 32 |" in body
+    assert "| train scenarios | QuickDraw, coco2014 |" in body
+    # The eval table: every scenario's acc and psr as in summary.json, and the plots linked.
+    summary = json.loads((eval_run / "summary.json").read_text())
+    acc_row = next(line for line in body.splitlines() if line.startswith("| oracle |") and "[100.0" in line)
+    psr_row = [line for line in body.splitlines() if line.startswith("| oracle |")][1]
+    psr = summary["average"]["psr"]
+    lo, hi = summary["average"]["psr_ci"]
+    assert psr_row.endswith(f"| {psr:.2f} [{lo:.2f}, {hi:.2f}] |")
+    assert acc_row.count("100.0 [") == len(SCENARIOS) + 1
+    assert "![acc](eval/oracle/acc.png)" in body
+    assert 'snapshot_download("me/tiny-proactive", allow_patterns=["merged/*"])' in body
+
+
+def prompts(bench: Path) -> list:
+    """The first turn of two episodes of each scenario, with their images."""
+    out = []
+    for scenario in SCENARIOS:
+        for record in load_scenario(bench, scenario).records[:2]:
+            episode = make_episode(record)
+            out.append(conversation(episode, episode.state(), bench, history=False))
+    return out
+
+
+@torch.inference_mode()
+def last_logits(generator: HFGenerator, batch: list) -> torch.Tensor:
+    inputs = generator.encode(batch)
+    return generator.model(**inputs).logits[:, -1]
+
+
+def test_released_adapter_and_merged_weights_answer_alike(
+    released: Path, base_model: Path, bench: Path
+) -> None:
+    processor = AutoProcessor.from_pretrained(released)
+    base = AutoModelForImageTextToText.from_pretrained(base_model, dtype=torch.float32)
+    base_logits = last_logits(HFGenerator(base, processor), prompts(bench))
+    unmerged = PeftModel.from_pretrained(base, released)
+    assert any("lora_B" in name for name in load_file(released / "adapter_model.safetensors"))
+    merged = AutoModelForImageTextToText.from_pretrained(released / MERGED_DIR, dtype=torch.float32)
+    batch = prompts(bench)
+    with_adapter, with_merged = HFGenerator(unmerged, processor, 12), HFGenerator(merged, processor, 12)
+    adapter_logits, merged_logits = last_logits(with_adapter, batch), last_logits(with_merged, batch)
+    assert not torch.allclose(adapter_logits, base_logits, atol=1e-3)  # the adapter changes the model
+    torch.testing.assert_close(merged_logits, adapter_logits, atol=1e-4, rtol=1e-4)
+    answers = with_adapter.generate(batch)
+    assert answers == with_merged.generate(batch)
+    assert len(answers) == 2 * len(SCENARIOS)
+
+
+def test_method_is_read_from_the_trainer_arguments(adapter: Path) -> None:
+    run = read_training_run(adapter)
+    assert run.method == "grpo"
+    sft = TrainingRun(adapter, {}, {"training_args": {"packing": False}}, {})
+    assert sft.method == "sft"
+
+
+def test_bad_inputs_fail_with_the_path(tmp_path: Path, adapter: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main([str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert f"{tmp_path}: not a PEFT adapter folder (missing adapter_config.json" in capsys.readouterr().err
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "file").write_text("x")
+    assert main([str(adapter), "--out", str(busy)]) == 2
+    assert f"{busy}: exists and is not empty" in capsys.readouterr().err
+    assert main([str(adapter), "--out", str(tmp_path / "o2"), "--eval", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'summary.json'}: not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"HF_HUB_OFFLINE": "1"},
+        {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_TOKEN": "hf_x"},
+    ],
+    ids=["offline", "closed-port"],
+)
+def test_push_without_network_fails_with_one_line(tmp_path: Path, adapter: Path, env: dict[str, str]) -> None:
+    out = tmp_path / "release"
+    command = [
+        sys.executable,
+        "-m",
+        "proactive.cli",
+        "release",
+        str(adapter),
+        "--out",
+        str(out),
+        "--push",
+        "me/x",
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, **env}, cwd=REPO, timeout=120
+    )
+    assert result.returncode == 3
+    assert "Traceback" not in result.stderr
+    ours = [line for line in result.stderr.splitlines() if line.startswith("proactive release:")]
+    assert len(ours) == 1 and "could not push" in ours[0] and "me/x" in ours[0]
+    assert (out / "README.md").is_file() and (out / "adapter_model.safetensors").is_file()
