@@ -1,7 +1,7 @@
 """Tiny random-weight twins of real multimodal models, saved for offline use.
 
 usage: proactive tiny-model --arch ARCH --out DIR [--tokenizer bpe|qwen] [--image-size 56] [--seed 0]
-       [--hidden-size 64] [--num-layers 2] [--vision-depth 2] [--force]
+       [--hidden-size 64] [--num-layers 2] [--vision-depth 2] [--force] [--pretrain --data BENCH [--steps 300]]
 
 The saved folder loads with ``AutoModelForImageTextToText.from_pretrained(DIR)`` and
 ``AutoProcessor.from_pretrained(DIR)``: a real architecture at toy size, the real processor classes and
@@ -89,6 +89,23 @@ def _build_args(arch: str, tokenizer: str, size: TinySize, seed: int) -> dict:
     if tokenizer == "bpe":
         args["corpus"] = corpus_digest()
     return args
+
+
+def tiny_build_args(
+    arch: str,
+    *,
+    tokenizer: str = "bpe",
+    image_size: int = 56,
+    seed: int = 0,
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    vision_depth: int = 2,
+) -> dict:
+    """The build arguments :func:`build_tiny_model` records for these keywords (defaults filled in)."""
+    size = TinySize(
+        hidden_size=hidden_size, num_layers=num_layers, vision_depth=vision_depth, image_size=image_size
+    )
+    return _build_args(arch, tokenizer, size, seed)
 
 
 def _existing_build(out_dir: Path) -> dict | None:
@@ -192,7 +209,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--force", action="store_true", help="rebuild even when the folder holds the same build"
     )
+    parser.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="pretrain with full weights on --data's informative views (proactive/pretrain.py)",
+    )
+    parser.add_argument("--data", type=Path, help="benchmark folder to pretrain on (with --pretrain)")
+    parser.add_argument("--steps", type=int, default=300, help="pretraining steps (with --pretrain)")
     args = parser.parse_args(argv)
+    if args.pretrain:
+        return _pretrain(args, parser)
     out = build_tiny_model(
         args.arch,
         args.out,
@@ -206,4 +232,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     record = json.loads((out / BUILD_FILE).read_text())
     print(f"{out}: {record['model_class']}, {record['num_parameters']:,} parameters")
+    return 0
+
+
+def _pretrain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from proactive.pretrain import PretrainArgs, pretrain_tiny_model
+
+    if args.data is None:
+        parser.error("--pretrain needs --data BENCH")
+    out = pretrain_tiny_model(
+        args.arch,
+        args.out,
+        args.data,
+        PretrainArgs(steps=args.steps),
+        overwrite=args.force,
+        tokenizer=args.tokenizer,
+        image_size=args.image_size,
+        seed=args.seed,
+        hidden_size=args.hidden_size,
+        num_layers=args.num_layers,
+        vision_depth=args.vision_depth,
+    )
+    record = json.loads((out / BUILD_FILE).read_text())
+    metrics = record.get("pretrain_metrics", {})
+    print(
+        f"{out}: pretrained {record['model_class']}, {record['num_parameters']:,} parameters, "
+        f"final loss {metrics.get('final_loss')}"
+    )
     return 0

@@ -19,7 +19,6 @@ from proactive.recipe_args import ProactiveScriptArguments, parse_recipe_args
 from proactive.training import USER_ERRORS, RecipeRun, prepare_run, train_and_save
 from reward import build_reward_funcs
 
-
 VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
 
 
@@ -39,6 +38,7 @@ def build_trainer(
     """The GRPO trainer on the recipe's data, model and reward, ready to train."""
     run = prepare_run(script_args, training_args, model_args)
     suppress_vision_tokens(training_args, run.model.config)
+    run.processor.tokenizer.padding_side = "left"  # as TRL loads it: the prompts' per-token fields align left
     train_dataset = run.limit(build_grpo_dataset(run.records.train, run.records.benchmark_dir))
     trainer = GRPOTrainer(
         model=run.model,

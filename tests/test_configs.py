@@ -38,7 +38,9 @@ from reward import PRESETS
 
 REPO = Path(__file__).resolve().parents[1]
 # The real-model recipes: recipes/<model>/*.yaml (tiny CPU recipes, the quickstart and study configs excluded).
-RECIPES = sorted(p for p in (REPO / "recipes").glob("*/*.yaml") if p.parent.name not in ("tiny", "studies", "quickstart"))
+RECIPES = sorted(
+    p for p in (REPO / "recipes").glob("*/*.yaml") if p.parent.name not in ("tiny", "studies", "quickstart")
+)
 GRPO_RECIPES = [p for p in RECIPES if p.name.startswith("grpo")]
 SFT_RECIPES = [p for p in RECIPES if p.name == "sft.yaml"]
 ACCELERATE_DIR = REPO / "accelerate_configs"

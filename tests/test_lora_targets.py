@@ -22,7 +22,9 @@ from proactive.tiny.archs import ARCHS
 from proactive.tiny_models import build_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
-RECIPES = sorted(p for p in REPO.glob("recipes/*/*.yaml") if p.parent.name not in ("tiny", "studies", "quickstart"))
+RECIPES = sorted(
+    p for p in REPO.glob("recipes/*/*.yaml") if p.parent.name not in ("tiny", "studies", "quickstart")
+)
 SEVEN = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 NUM_LAYERS = 2  # the tiny default
 

@@ -1,0 +1,423 @@
+"""Run the main job end to end: synthetic data -> pretrained tiny base -> SFT warm start -> GRPO -> eval -> report.
+
+usage: proactive quickstart [--out outputs/quickstart] [--fast] [--threads N]
+
+Stages (each prints its timing; each one's outputs carry a ``quickstart_stage.json`` stamp of its inputs,
+so a rerun redoes only what changed -- the pretrained base in particular is reused):
+1. three synthetic benchmarks with different seeds: ``pretrain`` (the base's pretraining data), ``train``
+   (the recipe's episodes) and ``eval`` (fresh episodes, never trained on);
+2. the tiny base: a Qwen2-VL twin pretrained with full weights on the pretraining data (proactive/pretrain.py);
+3. the recipe: a LoRA SFT warm start (``recipes/sft.py --config recipes/quickstart/sft.yaml``), merged into
+   a copy of the base, then LoRA GRPO from that merged model (``recipes/grpo.py --config
+   recipes/quickstart/grpo.yaml``) with the ``proactive`` reward and, as a control, the paper's
+   ``paper_rp1.0`` -- the two GRPO runs in parallel, one torch thread each; every recipe runs through
+   ``accelerate launch`` (accelerate_configs/cpu.yaml);
+4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and both GRPO
+   adapters, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
+5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks) and, per scenario
+   group, ``proactive report``'s comparison tables and plots.
+
+``--fast`` runs the same stages at toy sizes (the CI smoke run, a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from proactive.pretrain import PretrainArgs
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+RECIPE_DIR = REPO_ROOT / "recipes"
+CONFIG_DIR = RECIPE_DIR / "quickstart"
+ACCELERATE_CONFIG = REPO_ROOT / "accelerate_configs" / "cpu.yaml"
+STAMP = "quickstart_stage.json"
+DATA_SEEDS = {"pretrain": 1000, "train": 0, "eval": 1}
+TRAIN_GROUP, HELD_OUT_GROUP = "train-scenarios", "held-out-scenarios"
+REWARD, CONTROL_REWARD = "proactive", "paper_rp1.0"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sizes and steps of one quickstart run (the default and ``--fast``)."""
+
+    pretrain_per_scenario: int = 200
+    train_per_scenario: int = 60
+    eval_per_scenario: int = 40
+    image_size: int = 112
+    hidden_size: int = 128
+    num_layers: int = 4
+    vision_depth: int = 2
+    pretrain: PretrainArgs = field(default_factory=PretrainArgs)
+    sft_steps: int = 60  # 0: GRPO starts from the base itself
+    grpo_steps: int = 300
+    rewards: tuple[str, ...] = (REWARD, CONTROL_REWARD)
+    sft_flags: tuple[str, ...] = ()  # extra recipe flags, e.g. smaller batches
+    grpo_flags: tuple[str, ...] = ()
+    eval_batch_size: int = 32
+
+    def base_kwargs(self) -> dict[str, int]:
+        return {
+            "image_size": self.image_size,
+            "hidden_size": self.hidden_size,
+            "num_layers": self.num_layers,
+            "vision_depth": self.vision_depth,
+        }
+
+
+DEFAULT_PLAN = Plan()
+FAST_PLAN = Plan(
+    pretrain_per_scenario=4,
+    train_per_scenario=4,
+    eval_per_scenario=2,
+    image_size=56,
+    hidden_size=64,
+    num_layers=2,
+    vision_depth=1,
+    pretrain=PretrainArgs(steps=3, batch_size=8),
+    sft_steps=2,
+    grpo_steps=2,
+    sft_flags=("--per_device_train_batch_size", "4"),
+    grpo_flags=("--per_device_train_batch_size", "8", "--num_generations", "4"),
+    eval_batch_size=16,
+)
+
+
+def recipe_scenarios() -> tuple[list[str], list[str]]:
+    """(train scenarios, held-out scenarios) as the quickstart GRPO config names them."""
+    config = yaml.safe_load((CONFIG_DIR / "grpo.yaml").read_text(encoding="utf-8"))
+    return list(config["train_scenarios"]), list(config["held_out_scenarios"])
+
+
+# --- stage bookkeeping ------------------------------------------------------------------------------
+def stage_done(folder: Path, key: dict[str, Any]) -> bool:
+    """Whether ``folder`` holds the finished output of a stage run with inputs ``key``."""
+    stamp = folder / STAMP
+    return stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == _plain(key)
+
+
+def mark_done(folder: Path, key: dict[str, Any]) -> None:
+    (folder / STAMP).write_text(json.dumps(_plain(key), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def fresh_folder(folder: Path) -> Path:
+    """An empty ``folder`` (whatever an earlier, different run left there is removed)."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+class Progress:
+    """Numbered stage banners with wall times, collected for the report."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.index = 0
+        self.timings: dict[str, float] = {}
+        self.start = time.perf_counter()
+
+    def run(self, name: str, action: Callable[[], Any]) -> Any:
+        self.index += 1
+        print(f"\n=== [{self.index}/{self.total}] {name} ===", flush=True)
+        began = time.perf_counter()
+        result = action()
+        seconds = time.perf_counter() - began
+        self.timings[name] = round(seconds, 1)
+        print(
+            f"=== [{self.index}/{self.total}] {name}: {seconds:.1f} s (total {self.elapsed():.0f} s) ===",
+            flush=True,
+        )
+        return result
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+# --- stages ----------------------------------------------------------------------------------------
+def make_data(out: Path, plan: Plan) -> dict[str, Path]:
+    """The pretrain, train and eval benchmarks (each regenerated only when its arguments change)."""
+    from data.synth.generate import generate_benchmark
+
+    sizes = {
+        "pretrain": plan.pretrain_per_scenario,
+        "train": plan.train_per_scenario,
+        "eval": plan.eval_per_scenario,
+    }
+    folders = {}
+    for name, per_scenario in sizes.items():
+        folder = out / "data" / name
+        key = {"per_scenario": per_scenario, "seed": DATA_SEEDS[name], "size": plan.image_size}
+        if stage_done(folder, key):
+            print(f"{folder}: reused")
+        else:
+            generate_benchmark(fresh_folder(folder), per_scenario, DATA_SEEDS[name], plan.image_size)
+            mark_done(folder, key)
+            print(f"{folder}: {per_scenario} episodes per scenario (seed {DATA_SEEDS[name]})")
+        folders[name] = folder
+    return folders
+
+
+def make_base(out: Path, plan: Plan, pretrain_data: Path) -> Path:
+    """The pretrained tiny base (reused when it was pretrained with the same arguments)."""
+    from proactive.pretrain import pretrain_tiny_model
+
+    folder = out / "base"
+    before = (folder / "tiny_model.json").read_text() if (folder / "tiny_model.json").is_file() else None
+    pretrain_tiny_model("qwen2_vl", folder, pretrain_data, plan.pretrain, **plan.base_kwargs())
+    record = json.loads((folder / "tiny_model.json").read_text())
+    reused = before is not None and before == (folder / "tiny_model.json").read_text()
+    metrics = record.get("pretrain_metrics", {})
+    print(
+        f"{folder}: {'reused' if reused else 'pretrained'}, {record['num_parameters']:,} parameters, "
+        f"final loss {metrics.get('final_loss')}, {metrics.get('train_runtime_s')} s of training"
+    )
+    return folder
+
+
+def launch_recipe(recipe: str, flags: Sequence[str]) -> None:
+    """``accelerate launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py --config ...``."""
+    command = recipe_command(recipe, flags)
+    print("$ accelerate launch " + " ".join(command[4:]), flush=True)
+    subprocess.run(command, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def recipe_command(recipe: str, flags: Sequence[str]) -> list[str]:
+    """``python -m accelerate.commands.launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py ...``."""
+    return [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCELERATE_CONFIG),
+        str(RECIPE_DIR / f"{recipe}.py"), "--config", str(CONFIG_DIR / f"{recipe}.yaml"), *flags,
+    ]  # fmt: skip
+
+
+def launch_parallel(recipe: str, runs: Sequence[tuple[Sequence[str], Path]]) -> None:
+    """Launch one recipe process per flag list at once, one torch thread each; the first one prints here,
+    the others into their log file. Raises CalledProcessError (naming the log) if any fails."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
+    processes = []
+    for index, (flags, log) in enumerate(runs):
+        command = recipe_command(recipe, flags)
+        shown = f"$ accelerate launch {' '.join(command[4:])}"
+        print(shown if index == 0 else f"{shown}\n  (in parallel; its log: {log})", flush=True)
+        handle = None if index == 0 else open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
+        processes.append((subprocess.Popen(command, env=env, stdout=handle, stderr=handle), handle, log))
+    failed = None
+    for process, handle, log in processes:
+        code = process.wait()
+        if handle is not None:
+            handle.close()
+        if code != 0 and failed is None:
+            failed = subprocess.CalledProcessError(code, [*process.args[:1], f"(log: {log})"])
+    if failed is not None:
+        raise failed
+
+
+def train_sft(out: Path, plan: Plan, base: Path, train_data: Path, base_key: Any) -> tuple[Path, Path]:
+    """The SFT warm-start adapter and the base with it merged in (GRPO's starting point)."""
+    adapter, merged = out / "sft", out / "sft-merged"
+    flags = [
+        "--model_name_or_path", str(base), "--benchmark_dir", str(train_data), "--output_dir", str(adapter),
+        "--max_steps", str(plan.sft_steps), *plan.sft_flags,
+    ]  # fmt: skip
+    key = {"base": base_key, "flags": flags, "config": (CONFIG_DIR / "sft.yaml").read_text(encoding="utf-8")}
+    if stage_done(merged, key):
+        print(f"{adapter}, {merged}: reused")
+        return adapter, merged
+    fresh_folder(adapter)
+    launch_recipe("sft", flags)
+    merge_adapter(base, adapter, fresh_folder(merged))
+    mark_done(merged, key)
+    return adapter, merged
+
+
+def merge_adapter(base: Path, adapter: Path, out: Path) -> Path:
+    """``base`` with the LoRA ``adapter`` merged into its weights, saved with the processor into ``out``."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch.float32)
+    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+    merged.save_pretrained(out)
+    AutoProcessor.from_pretrained(base).save_pretrained(out)
+    return out
+
+
+def grpo_flags(plan: Plan, start: Path, train_data: Path, adapter: Path, reward: str) -> list[str]:
+    """The GRPO recipe's flags; a preset other than the default drops the config's reward_kwargs (the
+    paper's control reward stays as published)."""
+    flags = [
+        "--model_name_or_path", str(start), "--benchmark_dir", str(train_data), "--output_dir", str(adapter),
+        "--reward_preset", reward, "--max_steps", str(plan.grpo_steps), *plan.grpo_flags,
+    ]  # fmt: skip
+    return flags if reward == REWARD else [*flags, "--reward_kwargs", "{}"]
+
+
+def train_grpo_runs(
+    out: Path, plan: Plan, start: Path, train_data: Path, start_key: Any
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """One GRPO adapter per reward preset, trained from ``start`` (the runs not yet done run in parallel);
+    returns, per preset, the adapter and its stage key."""
+    config = (CONFIG_DIR / "grpo.yaml").read_text(encoding="utf-8")
+    results: dict[str, tuple[Path, dict[str, Any]]] = {}
+    pending = []
+    for reward in plan.rewards:
+        adapter = out / f"grpo-{reward}"
+        flags = grpo_flags(plan, start, train_data, adapter, reward)
+        key = {"start": start_key, "flags": flags, "config": config}
+        results[reward] = (adapter, key)
+        if stage_done(adapter, key):
+            print(f"{adapter}: reused")
+        else:
+            pending.append((reward, flags))
+    if pending:
+        for reward, _ in pending:
+            fresh_folder(results[reward][0])
+        logs = [out / f"grpo-{reward}.log" for reward, _ in pending]
+        launch_parallel("grpo", [(flags, log) for (_, flags), log in zip(pending, logs, strict=True)])
+        for reward, _ in pending:
+            mark_done(*results[reward])
+    return results
+
+
+@dataclass(frozen=True)
+class EvalTarget:
+    """One row of the report: a model (+ adapter) or a policy, and the stage key it depends on."""
+
+    label: str
+    args: tuple[str, ...]
+    key: Any
+
+
+def evaluate(
+    out: Path, target: EvalTarget, eval_data: Path, scenarios: list[str], group: str, plan: Plan
+) -> Path:
+    """``proactive eval`` of ``target`` on ``scenarios`` of the eval benchmark (+ reference images)."""
+    from eval.cli import main as eval_main
+
+    run_dir = out / "eval" / target.label / group
+    argv = [
+        *target.args, "--data", str(eval_data), "--scenarios", *scenarios, "--reference",
+        "--batch-size", str(plan.eval_batch_size), "--out", str(run_dir),
+    ]  # fmt: skip
+    key = {"target": target.key, "argv": argv}
+    if stage_done(run_dir, key):
+        print(f"{run_dir}: reused")
+        return run_dir
+    fresh_folder(run_dir)
+    print(f"$ proactive eval {' '.join(argv)}", flush=True)
+    if eval_main(argv) != 0:
+        raise RuntimeError(f"proactive eval failed for {target.label} ({group})")
+    mark_done(run_dir, key)
+    return run_dir
+
+
+def write_reports(
+    out: Path, runs: dict[str, dict[str, Path]], scenarios: dict[str, list[str]], context: dict[str, Any]
+) -> Path:
+    """``proactive report`` per scenario group, then the evidence report; returns its path."""
+    from eval.report_cli import write_report
+    from proactive.quickstart_report import write_evidence_report
+
+    report_dir = fresh_folder(out / "report")
+    for group in scenarios:
+        labels = list(runs)
+        write_report([str(runs[label][group]) for label in labels], report_dir / group, labels, paper=False)
+    return write_evidence_report(report_dir, runs, scenarios, context)
+
+
+# --- the whole run ---------------------------------------------------------------------------------
+def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN) -> Path:
+    """Every stage, in order; returns the path of ``report.md``."""
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    train_scenarios, held_out = recipe_scenarios()
+    groups = {TRAIN_GROUP: train_scenarios, HELD_OUT_GROUP: held_out}
+    models = 1 + (plan.sft_steps > 0) + len(plan.rewards)
+    progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.rewards) > 0))
+    data = progress.run("synthetic benchmarks", lambda: make_data(out, plan))
+    base = progress.run("pretrained tiny base", lambda: make_base(out, plan, data["pretrain"]))
+    base_key = json.loads((base / "tiny_model.json").read_text())["build"]
+    targets = [
+        EvalTarget("oracle", ("--policy", "oracle"), None),
+        EvalTarget("base", ("--model", str(base)), base_key),
+    ]
+    start, start_key = base, base_key
+    if plan.sft_steps > 0:
+        adapter, merged = progress.run(
+            "SFT warm start (LoRA)", lambda: train_sft(out, plan, base, data["train"], base_key)
+        )
+        start_key = json.loads((merged / STAMP).read_text())
+        start = merged
+        targets.append(EvalTarget("sft", ("--model", str(base), "--adapter", str(adapter)), start_key))
+    if plan.rewards:
+        grpo = progress.run(
+            f"GRPO (LoRA; rewards {', '.join(plan.rewards)}, in parallel)",
+            lambda: train_grpo_runs(out, plan, start, data["train"], start_key),
+        )
+        for reward, (adapter, key) in grpo.items():
+            targets.append(
+                EvalTarget(f"grpo-{reward}", ("--model", str(start), "--adapter", str(adapter)), key)
+            )
+
+    def evaluate_all() -> dict[str, dict[str, Path]]:
+        return {
+            t.label: {g: evaluate(out, t, data["eval"], s, g, plan) for g, s in groups.items()}
+            for t in targets
+        }
+
+    runs = progress.run(f"evaluation ({models} models + oracle, {len(groups)} scenario groups)", evaluate_all)
+    context = {
+        "plan": dataclasses.asdict(plan),
+        "timings_s": progress.timings,
+        "base": json.loads((base / "tiny_model.json").read_text()),
+        "data": {name: str(path) for name, path in data.items()},
+    }
+    report = progress.run("report", lambda: write_reports(out, runs, groups, context))
+    total = progress.elapsed()
+    (out / "timings.json").write_text(
+        json.dumps({**progress.timings, "total": round(total, 1)}, indent=2) + "\n", encoding="utf-8"
+    )
+    print(f"\nquickstart finished in {total:.0f} s; report: {report}")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    title, _, details = __doc__.split("\n\n", 2)
+    parser = argparse.ArgumentParser(prog="proactive quickstart", description=title, epilog=details)
+    parser.add_argument(
+        "--out", default="outputs/quickstart", help="folder for every output (default %(default)s)"
+    )
+    parser.add_argument("--fast", action="store_true", help="toy sizes: the CI smoke run")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, all cores)")
+    args = parser.parse_args(argv)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    try:
+        run_quickstart(args.out, FAST_PLAN if args.fast else DEFAULT_PLAN)
+    except subprocess.CalledProcessError as err:
+        print(
+            f"proactive quickstart: a recipe failed (exit {err.returncode}): {' '.join(err.cmd)}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

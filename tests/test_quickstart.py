@@ -1,0 +1,100 @@
+"""The quickstart pipeline at toy sizes: every stage runs, the report holds the summaries' numbers, the base is cached."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from data.records import load_benchmark
+from proactive import quickstart
+from proactive.pretrain import PretrainArgs, pretrain_rows
+from proactive.quickstart_report import cell
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def fast_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
+    out = tmp_path_factory.mktemp("quickstart")
+    report = quickstart.run_quickstart(out, quickstart.FAST_PLAN)
+    return out, report, report.read_text(encoding="utf-8")
+
+
+def test_every_stage_leaves_its_outputs(fast_run: tuple[Path, Path, str]) -> None:
+    out, report, _ = fast_run
+    assert report == out / "report" / "report.md"
+    for name in ("pretrain", "train", "eval"):
+        assert (out / "data" / name / "synthetic.json").is_file()
+    assert json.loads((out / "base" / "tiny_model.json").read_text())["build"]["pretrain"]["steps"] == 3
+    for adapter in ("sft", "grpo-proactive", "grpo-paper_rp1.0"):
+        assert (out / adapter / "adapter_model.safetensors").stat().st_size > 0
+    assert (out / "sft-merged" / "model.safetensors").is_file()
+    labels = ("oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0")
+    for label in labels:
+        for group in (quickstart.TRAIN_GROUP, quickstart.HELD_OUT_GROUP):
+            run = out / "eval" / label / group
+            assert (run / "episodes.jsonl").is_file() and (run / "summary.json").is_file()
+    for group in (quickstart.TRAIN_GROUP, quickstart.HELD_OUT_GROUP):
+        for plot in ("comparison_acc.png", "comparison_psr.png", "comparison_reference_acc.png"):
+            assert (out / "report" / group / plot).stat().st_size > 0
+    timings = json.loads((out / "timings.json").read_text())
+    assert timings["total"] > 0 and "report" in timings
+
+
+def test_report_numbers_equal_the_summaries(fast_run: tuple[Path, Path, str]) -> None:
+    out, _, text = fast_run
+    train, held_out = quickstart.recipe_scenarios()
+    assert "## Targets" in text and ("**met**" in text or "**NOT met**" in text)
+    for group, scenarios in ((quickstart.TRAIN_GROUP, train), (quickstart.HELD_OUT_GROUP, held_out)):
+        section = text.split(f"## {group}:")[1].split("\n## ")[0]
+        for label in ("oracle", "base", "grpo-proactive"):
+            summary = json.loads((out / "eval" / label / group / "summary.json").read_text())
+            acc_table = section.split("### acc (%)")[1].split("###")[0]
+            row = next(line for line in acc_table.splitlines() if line.startswith(f"| {label} |"))
+            cells = [c.strip() for c in row.strip("|").split("|")][1:]
+            expected = [cell(summary["scenarios"][s], "acc") for s in scenarios] + [
+                cell(summary["average"], "acc")
+            ]
+            assert cells == expected
+    oracle = json.loads((out / "eval" / "oracle" / quickstart.TRAIN_GROUP / "summary.json").read_text())
+    assert (
+        oracle["average"]["acc"] == 100.0
+    )  # the synthetic benchmark labels every view, so the oracle is perfect
+    assert re.search(
+        r"\| oracle \| 0\.0 \[0\.0, 0\.0\] \| 0\.0 \[0\.0, 0\.0\] \| 100\.0 \[100\.0, 100\.0\]", text
+    )
+
+
+def test_second_run_reuses_every_stage(
+    fast_run: tuple[Path, Path, str], capsys: pytest.CaptureFixture
+) -> None:
+    out, _, _ = fast_run
+    weights = out / "base" / "model.safetensors"
+    before = weights.stat().st_mtime_ns
+    quickstart.run_quickstart(out, quickstart.FAST_PLAN)
+    printed = capsys.readouterr().out
+    assert weights.stat().st_mtime_ns == before
+    assert f"{out / 'base'}: reused" in printed
+    assert "$ accelerate launch" not in printed  # neither recipe ran again
+    assert "$ proactive eval" not in printed
+
+
+def test_pretraining_rows_follow_the_mix(tmp_path: Path, fast_run: tuple[Path, Path, str]) -> None:
+    out, _, _ = fast_run
+    data = out / "data" / "pretrain"
+    records = [r for s in load_benchmark(data).values() for r in s.records]
+    args = PretrainArgs(noise_fraction=0.5, abstain_share=0.0, proactive_share=1.0)
+    rows = pretrain_rows(records, data, args)
+    kinds = [row["kind"] for row in rows]
+    clean = kinds.count("answer") + kinds.count("reference")
+    assert kinds.count("reference") == len(records)
+    noise = len(kinds) - clean
+    assert noise == round(0.5 * clean)
+    assert kinds.count("proactive") >= 0.9 * noise  # a noise row asks unless its view accepts no intervention
+    for row in rows:
+        prompt = row["prompt"][0]["content"][1]["text"]
+        target = row["completion"][0]["content"][0]["text"]
+        assert f". {target}\n" in prompt  # the reply is one of the offered choices, as text
