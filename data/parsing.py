@@ -8,10 +8,10 @@ Options and categories are lettered in one list, categories after the options of
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 from data.scenarios import is_abstain
 
