@@ -9,6 +9,7 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from data.jsonl import decode_lines
 from data.scenarios import resolve_scenario
 
 
@@ -43,14 +44,7 @@ def filter_from_correctness(path: str | Path, threshold: float = 0.25) -> IdFilt
     """
     votes: dict[tuple[str, int], dict[str, bool]] = defaultdict(dict)
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ValueError(f"{where}: invalid JSON ({err.msg})") from None
+        for where, row in decode_lines(handle, str(path)):
             for key, kind in (("scenario", str), ("id", int), ("model", str), ("correct", bool)):
                 if key not in row:
                     raise ValueError(f"{where}: field {key!r}: missing")

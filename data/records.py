@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from data.filters import IdFilter, filter_from_correctness, official_filter
+from data.jsonl import decode_lines
 from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
 
 
@@ -222,16 +223,7 @@ def load_scenario(
     records: list[Record] = []
     seen: dict[int, str] = {}
     with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise BenchmarkFormatError(
-                    f"{where}: invalid JSON ({err.msg} at column {err.colno})"
-                ) from None
+        for where, raw in decode_lines(handle, str(path), BenchmarkFormatError):
             record = parse_record(scenario, raw, where)
             report.read += 1
             if record.id in seen:

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from data.jsonl import decode_lines
 from eval.results import EpisodeKey, EpisodeResult, ResultFormatError
 
 EPISODES_FILE = "episodes.jsonl"
@@ -77,14 +78,7 @@ class RunStore:
             with open(self.episodes_path, "r+b") as handle:
                 handle.truncate(complete_end)
         lines = data[:complete_end].decode("utf-8").splitlines()
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            where = f"{self.episodes_path}:{number}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ResultFormatError(f"{where}: invalid JSON ({err.msg} at column {err.colno})") from None
+        for where, raw in decode_lines(lines, str(self.episodes_path), ResultFormatError):
             result = EpisodeResult.from_json(raw, where)
             if result.key in self.results:
                 raise ResultFormatError(

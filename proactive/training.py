@@ -7,6 +7,8 @@ import importlib.metadata
 import json
 import logging
 import platform
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from trl import ModelConfig, get_peft_config, get_quantization_config
 
 from data.records import BenchmarkFormatError, Record, load_benchmark, resolve_id_filter
 from data.splits import split_by_scenario, split_episodes
-from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError
+from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError, parse_recipe_args
 
 logger = logging.getLogger(__name__)
 
@@ -376,3 +378,16 @@ def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float
     trainer.log_metrics("eval", metrics)
     trainer.save_metrics("eval", metrics)
     return metrics
+
+
+def run_recipe(
+    config_class: type, build_trainer: Callable[..., tuple[Trainer, RecipeRun]], argv: list[str] | None
+) -> int:
+    """A recipe's ``main``: parse its arguments, build its trainer, train and save; exit 2 on a user error."""
+    try:
+        trainer, run = build_trainer(*parse_recipe_args(config_class, argv))
+    except USER_ERRORS as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    train_and_save(trainer, run)
+    return 0

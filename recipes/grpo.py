@@ -15,8 +15,8 @@ import sys
 from trl import GRPOConfig, GRPOTrainer, ModelConfig
 
 from data.builders import build_grpo_dataset
-from proactive.recipe_args import ProactiveScriptArguments, parse_recipe_args
-from proactive.training import USER_ERRORS, RecipeRun, prepare_run, train_and_save
+from proactive.recipe_args import ProactiveScriptArguments
+from proactive.training import RecipeRun, prepare_run, run_recipe
 from reward import build_reward_funcs
 
 VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
@@ -52,13 +52,7 @@ def build_trainer(
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        trainer, run = build_trainer(*parse_recipe_args(GRPOConfig, argv))
-    except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    train_and_save(trainer, run)
-    return 0
+    return run_recipe(GRPOConfig, build_trainer, argv)
 
 
 if __name__ == "__main__":

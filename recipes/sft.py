@@ -19,8 +19,8 @@ import sys
 from trl import ModelConfig, SFTConfig, SFTTrainer
 
 from data.builders import build_sft_dataset, to_prompt_completion
-from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError, parse_recipe_args
-from proactive.training import USER_ERRORS, RecipeRun, prepare_run, train_and_save
+from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError
+from proactive.training import RecipeRun, prepare_run, run_recipe
 
 
 def check_vision_sft(training_args: SFTConfig) -> None:
@@ -59,13 +59,7 @@ def build_trainer(
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        trainer, run = build_trainer(*parse_recipe_args(SFTConfig, argv))
-    except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    train_and_save(trainer, run)
-    return 0
+    return run_recipe(SFTConfig, build_trainer, argv)
 
 
 if __name__ == "__main__":
