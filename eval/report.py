@@ -253,7 +253,7 @@ def _heatmap(
                 fontsize=8,
                 color=color,
             )
-    ax.set_xticks(range(len(columns)), columns)
+    ax.set_xticks(range(len(columns)), columns, rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_title(f"{title + ': ' if title else ''}{METRIC_LABELS.get(metric, metric)}")
     fig.colorbar(image, ax=ax)
