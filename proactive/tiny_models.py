@@ -217,41 +217,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, help="benchmark folder to pretrain on (with --pretrain)")
     parser.add_argument("--steps", type=int, default=300, help="pretraining steps (with --pretrain)")
     args = parser.parse_args(argv)
-    if args.pretrain:
-        return _pretrain(args, parser)
-    out = build_tiny_model(
-        args.arch,
-        args.out,
+    build_kwargs = dict(
         tokenizer=args.tokenizer,
         image_size=args.image_size,
         seed=args.seed,
         hidden_size=args.hidden_size,
         num_layers=args.num_layers,
         vision_depth=args.vision_depth,
-        overwrite=args.force,
     )
+    if args.pretrain:
+        return _pretrain(args, parser, build_kwargs)
+    out = build_tiny_model(args.arch, args.out, overwrite=args.force, **build_kwargs)
     record = json.loads((out / BUILD_FILE).read_text())
     print(f"{out}: {record['model_class']}, {record['num_parameters']:,} parameters")
     return 0
 
 
-def _pretrain(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _pretrain(args: argparse.Namespace, parser: argparse.ArgumentParser, build_kwargs: dict) -> int:
     from proactive.pretrain import PretrainArgs, pretrain_tiny_model
 
     if args.data is None:
         parser.error("--pretrain needs --data BENCH")
     out = pretrain_tiny_model(
-        args.arch,
-        args.out,
-        args.data,
-        PretrainArgs(steps=args.steps),
-        overwrite=args.force,
-        tokenizer=args.tokenizer,
-        image_size=args.image_size,
-        seed=args.seed,
-        hidden_size=args.hidden_size,
-        num_layers=args.num_layers,
-        vision_depth=args.vision_depth,
+        args.arch, args.out, args.data, PretrainArgs(steps=args.steps), overwrite=args.force, **build_kwargs
     )
     record = json.loads((out / BUILD_FILE).read_text())
     metrics = record.get("pretrain_metrics", {})
