@@ -194,7 +194,7 @@ def make_base(out: Path, plan: Plan, pretrain_data: Path) -> Path:
 def launch_recipe(recipe: str, flags: Sequence[str]) -> None:
     """``accelerate launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py --config ...``."""
     command = recipe_command(recipe, flags)
-    print("$ accelerate launch " + " ".join(command[4:]), flush=True)
+    print(shown_command(command), flush=True)
     subprocess.run(command, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
@@ -206,6 +206,11 @@ def recipe_command(recipe: str, flags: Sequence[str]) -> list[str]:
     ]  # fmt: skip
 
 
+def shown_command(command: Sequence[str]) -> str:
+    """The command as a user would type it: ``accelerate launch --config_file ...``."""
+    return "$ accelerate launch " + " ".join(command[3:])
+
+
 def launch_parallel(recipe: str, runs: Sequence[tuple[Sequence[str], Path]]) -> None:
     """Launch one recipe process per flag list at once, one torch thread each; the first one prints here,
     the others into their log file. Raises CalledProcessError (naming the log) if any fails."""
@@ -213,7 +218,7 @@ def launch_parallel(recipe: str, runs: Sequence[tuple[Sequence[str], Path]]) -> 
     processes = []
     for index, (flags, log) in enumerate(runs):
         command = recipe_command(recipe, flags)
-        shown = f"$ accelerate launch {' '.join(command[4:])}"
+        shown = shown_command(command)
         print(shown if index == 0 else f"{shown}\n  (in parallel; its log: {log})", flush=True)
         handle = None if index == 0 else open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
         processes.append((subprocess.Popen(command, env=env, stdout=handle, stderr=handle), handle, log))
