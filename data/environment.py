@@ -231,12 +231,9 @@ class Episode:
 
     def _action_for(self, option: str) -> Action:
         """Map an accepted option's text to its action (official keyword scan over the action space)."""
-        chosen = option.lower()
         allowed = [(key, act) for key, act in ACTION_KEYWORDS if act in self.action_space]
-        if self.rng is not None:
-            chosen = self.rng.choice(
-                [key for key, act in ACTION_KEYWORDS if act in self.action_space and act is not Action.STOP]
-            )
+        # random-action mode: any keyword of the action space, drawn in the official order
+        chosen = self.rng.choice([key for key, _ in allowed]) if self.rng is not None else option.lower()
         for key, act in allowed:
             if key in chosen:
                 return act
