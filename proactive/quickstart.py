@@ -1,12 +1,15 @@
-"""Run the main job end to end: synthetic data -> pretrained tiny base -> SFT warm start -> GRPO -> eval -> report.
+"""Run the main job end to end: embedded tiny base -> synthetic data -> SFT warm start -> GRPO -> eval -> report.
 
-usage: proactive quickstart [--out outputs/quickstart] [--fast] [--threads N]
+usage: proactive quickstart [--out outputs/quickstart] [--fast] [--pretrain] [--threads N]
 
 Stages (each prints its timing; each one's outputs carry a ``quickstart_stage.json`` stamp of its inputs,
-so a rerun redoes only what changed -- the pretrained base in particular is reused):
-1. three synthetic benchmarks with different seeds: ``pretrain`` (the base's pretraining data), ``train``
-   (the recipe's episodes) and ``eval`` (fresh episodes, never trained on);
-2. the tiny base: a Qwen2-VL twin pretrained with full weights on the pretraining data (proactive/pretrain.py);
+so a rerun redoes only what changed):
+1. the tiny base: the pretrained Qwen2-VL twin embedded in the package (proactive/tiny/base/, its
+   manifest.json says how it was made and what it measures); ``--pretrain`` rebuilds it into ``<out>/base``
+   with the manifest's ``proactive tiny-model --pretrain`` command instead (hours on a CPU; with ``--fast``,
+   a short version of it);
+2. two synthetic benchmarks with different seeds, at the base's image size: ``train`` (the recipe's
+   episodes) and ``eval`` (fresh episodes, never trained on);
 3. the recipe: a LoRA SFT warm start (``recipes/sft.py --config recipes/quickstart/sft.yaml``), merged into
    a copy of the base, then LoRA GRPO from that merged model (``recipes/grpo.py --config
    recipes/quickstart/grpo.yaml``) with the ``proactive`` reward and, as a control, the paper's
@@ -17,7 +20,7 @@ so a rerun redoes only what changed -- the pretrained base in particular is reus
 5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks) and, per scenario
    group, ``proactive report``'s comparison tables and plots.
 
-``--fast`` runs the same stages at toy sizes (the CI smoke run, a few minutes).
+``--fast`` runs the same stages at toy sizes from the same embedded base (the CI smoke run, a few minutes).
 """
 
 from __future__ import annotations
@@ -31,20 +34,20 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from proactive.pretrain import PretrainArgs
+from proactive.embedded_base import weights_sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RECIPE_DIR = REPO_ROOT / "recipes"
 CONFIG_DIR = RECIPE_DIR / "quickstart"
 ACCELERATE_CONFIG = REPO_ROOT / "accelerate_configs" / "cpu.yaml"
 STAMP = "quickstart_stage.json"
-DATA_SEEDS = {"pretrain": 1000, "train": 0, "eval": 1}
+DATA_SEEDS = {"train": 0, "eval": 1}
 TRAIN_GROUP, HELD_OUT_GROUP = "train-scenarios", "held-out-scenarios"
 REWARD, CONTROL_REWARD = "proactive", "paper_rp1.0"
 
@@ -53,14 +56,9 @@ REWARD, CONTROL_REWARD = "proactive", "paper_rp1.0"
 class Plan:
     """Sizes and steps of one quickstart run (the default and ``--fast``)."""
 
-    pretrain_per_scenario: int = 200
     train_per_scenario: int = 60
     eval_per_scenario: int = 40
-    image_size: int = 112
-    hidden_size: int = 128
-    num_layers: int = 4
-    vision_depth: int = 2
-    pretrain: PretrainArgs = field(default_factory=PretrainArgs)
+    pretrain_flags: tuple[tuple[str, str], ...] = ()  # --pretrain: flags of the manifest's command to change
     sft_steps: int = 60  # 0: GRPO starts from the base itself
     grpo_steps: int = 300
     rewards: tuple[str, ...] = (REWARD, CONTROL_REWARD)
@@ -68,25 +66,12 @@ class Plan:
     grpo_flags: tuple[str, ...] = ()
     eval_batch_size: int = 32
 
-    def base_kwargs(self) -> dict[str, int]:
-        return {
-            "image_size": self.image_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "vision_depth": self.vision_depth,
-        }
-
 
 DEFAULT_PLAN = Plan()
 FAST_PLAN = Plan(
-    pretrain_per_scenario=4,
     train_per_scenario=4,
     eval_per_scenario=2,
-    image_size=56,
-    hidden_size=64,
-    num_layers=2,
-    vision_depth=1,
-    pretrain=PretrainArgs(steps=3, batch_size=8),
+    pretrain_flags=(("steps", "3"), ("batch_size", "8"), ("synthetic_per_scenario", "4")),
     sft_steps=2,
     grpo_steps=2,
     sft_flags=("--per_device_train_batch_size", "4"),
@@ -151,44 +136,36 @@ class Progress:
 
 
 # --- stages ----------------------------------------------------------------------------------------
-def make_data(out: Path, plan: Plan) -> dict[str, Path]:
-    """The pretrain, train and eval benchmarks (each regenerated only when its arguments change)."""
+def make_data(out: Path, plan: Plan, image_size: int) -> dict[str, Path]:
+    """The train and eval benchmarks at the base's image size (each regenerated only when its arguments change)."""
     from data.synth.generate import generate_benchmark
 
-    sizes = {
-        "pretrain": plan.pretrain_per_scenario,
-        "train": plan.train_per_scenario,
-        "eval": plan.eval_per_scenario,
-    }
+    sizes = {"train": plan.train_per_scenario, "eval": plan.eval_per_scenario}
     folders = {}
     for name, per_scenario in sizes.items():
         folder = out / "data" / name
-        key = {"per_scenario": per_scenario, "seed": DATA_SEEDS[name], "size": plan.image_size}
+        key = {"per_scenario": per_scenario, "seed": DATA_SEEDS[name], "size": image_size}
         if stage_done(folder, key):
             print(f"{folder}: reused")
         else:
-            generate_benchmark(fresh_folder(folder), per_scenario, DATA_SEEDS[name], plan.image_size)
+            generate_benchmark(fresh_folder(folder), per_scenario, DATA_SEEDS[name], image_size)
             mark_done(folder, key)
             print(f"{folder}: {per_scenario} episodes per scenario (seed {DATA_SEEDS[name]})")
         folders[name] = folder
     return folders
 
 
-def make_base(out: Path, plan: Plan, pretrain_data: Path) -> Path:
-    """The pretrained tiny base (reused when it was pretrained with the same arguments)."""
-    from proactive.pretrain import pretrain_tiny_model
+def make_base(out: Path, plan: Plan, pretrain: bool) -> Path:
+    """The embedded base, or with ``pretrain`` the base rebuilt into ``<out>/base`` by the manifest's command
+    (with the plan's flags changed; reused when pretrained alike)."""
+    from proactive.embedded_base import embedded_base, rebuild
 
-    folder = out / "base"
-    before = (folder / "tiny_model.json").read_text() if (folder / "tiny_model.json").is_file() else None
-    pretrain_tiny_model("qwen2_vl", folder, pretrain_data, plan.pretrain, **plan.base_kwargs())
-    record = json.loads((folder / "tiny_model.json").read_text())
-    reused = before is not None and before == (folder / "tiny_model.json").read_text()
-    metrics = record.get("pretrain_metrics", {})
-    print(
-        f"{folder}: {'reused' if reused else 'pretrained'}, {record['num_parameters']:,} parameters, "
-        f"final loss {metrics.get('final_loss')}, {metrics.get('train_runtime_s')} s of training"
-    )
-    return folder
+    if not pretrain:
+        folder = embedded_base()
+        record = json.loads((folder / "tiny_model.json").read_text())
+        print(f"{folder}: the embedded base, {record['num_parameters']:,} parameters (manifest.json)")
+        return folder
+    return rebuild(out / "base", **dict(plan.pretrain_flags))
 
 
 def launch_recipe(recipe: str, flags: Sequence[str]) -> None:
@@ -348,17 +325,18 @@ def write_reports(
 
 
 # --- the whole run ---------------------------------------------------------------------------------
-def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN) -> Path:
-    """Every stage, in order; returns the path of ``report.md``."""
+def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = False) -> Path:
+    """Every stage, in order (``pretrain``: rebuild the base first); returns the path of ``report.md``."""
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     train_scenarios, held_out = recipe_scenarios()
     groups = {TRAIN_GROUP: train_scenarios, HELD_OUT_GROUP: held_out}
     models = 1 + (plan.sft_steps > 0) + len(plan.rewards)
     progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.rewards) > 0))
-    data = progress.run("synthetic benchmarks", lambda: make_data(out, plan))
-    base = progress.run("pretrained tiny base", lambda: make_base(out, plan, data["pretrain"]))
-    base_key = json.loads((base / "tiny_model.json").read_text())["build"]
+    base = progress.run("pretrained tiny base", lambda: make_base(out, plan, pretrain))
+    base_build = json.loads((base / "tiny_model.json").read_text())["build"]
+    data = progress.run("synthetic benchmarks", lambda: make_data(out, plan, base_build["image_size"]))
+    base_key = {"build": base_build, "weights_sha256": weights_sha256(base)}
     targets = [
         EvalTarget("oracle", ("--policy", "oracle"), None),
         EvalTarget("base", ("--model", str(base)), base_key),
@@ -410,6 +388,11 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default="outputs/quickstart", help="folder for every output (default %(default)s)"
     )
     parser.add_argument("--fast", action="store_true", help="toy sizes: the CI smoke run")
+    parser.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="rebuild the base with its manifest's command instead of using the embedded one (hours on a CPU)",
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, all cores)")
     args = parser.parse_args(argv)
     if args.threads:
@@ -418,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     try:
-        run_quickstart(args.out, FAST_PLAN if args.fast else DEFAULT_PLAN)
+        run_quickstart(args.out, FAST_PLAN if args.fast else DEFAULT_PLAN, pretrain=args.pretrain)
     except subprocess.CalledProcessError as err:
         print(
             f"proactive quickstart: a recipe failed (exit {err.returncode}): {' '.join(err.cmd)}",
