@@ -37,7 +37,8 @@ from data.images import open_view
 from data.prompts import assistant_message, user_message
 from data.records import SYNTHETIC_MARKER, Record, load_benchmark
 from data.scenarios import is_abstain
-from proactive.tiny_models import BUILD_FILE, build_tiny_model, tiny_build_args
+from proactive.tiny_models import BUILD_FILE, build_tiny_model, read_build_args, tiny_build_args
+from proactive.vision_warmup import view_dataset, warm_up_vision
 
 PRETRAIN_FORMAT = 1
 TRAINING_ARGS_FILE = "training_args.bin"
@@ -54,13 +55,18 @@ class PretrainArgs:
     abstain_share: float = 0.2  # of the noise rows: the abstain option
     proactive_share: float = 0.3  # of the noise rows: an accepted proactive option
     scenario_rows: int = 0  # answered rows drawn per scenario (so that every scenario weighs alike); 0: all
+    vision_steps: int = 0  # vision warm-up steps before the SFT (proactive/vision_warmup.py); 0: none
+    vision_batch_size: int = 64
+    vision_learning_rate: float = 2e-3
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.steps < 1 or self.batch_size < 1 or self.scenario_rows < 0:
+        if (
+            min(self.steps, self.batch_size, self.vision_batch_size) < 1
+            or min(self.scenario_rows, self.vision_steps) < 0
+        ):
             raise ValueError(
-                f"steps and batch_size must be positive and scenario_rows >= 0, got {self.steps}, "
-                f"{self.batch_size}, {self.scenario_rows}"
+                f"steps and batch sizes must be positive, scenario_rows and vision_steps >= 0, got {self}"
             )
         shares = (self.noise_fraction, self.abstain_share, self.proactive_share)
         if not all(0.0 <= s <= 1.0 for s in shares) or self.abstain_share + self.proactive_share > 1.0:
@@ -171,11 +177,20 @@ def row_counts(rows: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
 
 
 def train_full_weights(
-    model_dir: Path, dataset: Dataset, args: PretrainArgs, work_dir: Path
+    model_dir: Path, dataset: Dataset, args: PretrainArgs, work_dir: Path, views: Dataset | None = None
 ) -> dict[str, Any]:
-    """Full-weight SFT of the model in ``model_dir`` on ``dataset``; saves it back there; returns metrics."""
+    """Full-weight SFT of the model in ``model_dir`` on ``dataset`` (after the vision warm-up on ``views``,
+    when given); saves it back there; returns metrics."""
     model = AutoModelForImageTextToText.from_pretrained(model_dir, dtype=torch.float32)
     processor = AutoProcessor.from_pretrained(model_dir)
+    vision = {}
+    if views is not None:
+        side = read_build_args(model_dir / BUILD_FILE)["image_size"]
+        vision = warm_up_vision(
+            model, processor.image_processor, side, views, steps=args.vision_steps,
+            batch_size=args.vision_batch_size, learning_rate=args.vision_learning_rate, seed=args.seed,
+            work_dir=work_dir / "vision",
+        )  # fmt: skip
     config = SFTConfig(
         output_dir=str(work_dir),
         use_cpu=True,
@@ -205,6 +220,7 @@ def train_full_weights(
     processor.save_pretrained(str(model_dir))
     (model_dir / TRAINING_ARGS_FILE).unlink(missing_ok=True)  # pickled trainer arguments
     return {
+        **vision,
         "train_runtime_s": round(result.metrics["train_runtime"], 1),
         "first_logged_loss": round(losses[0], 4) if losses else None,
         "final_loss": round(losses[-1], 4) if losses else None,
@@ -249,8 +265,9 @@ def pretrain_tiny_model(
         kinds, per_scenario = row_kinds(rows), row_counts(rows)
         print(f"pretraining on {len(rows)} rows from {data_dir}: {kinds}", flush=True)
         dataset = pretrain_dataset(rows, args.seed)
+        views = view_dataset(rows) if args.vision_steps else None
         del rows
-        metrics = train_full_weights(model_dir, dataset, args, staging / "trainer")
+        metrics = train_full_weights(model_dir, dataset, args, staging / "trainer", views)
         record = json.loads((model_dir / BUILD_FILE).read_text())
         record["build"]["pretrain"] = pretrain
         record["pretrain_metrics"] = {
