@@ -71,7 +71,12 @@ DEFAULT_PLAN = Plan()
 FAST_PLAN = Plan(
     train_per_scenario=4,
     eval_per_scenario=2,
-    pretrain_flags=(("steps", "3"), ("batch_size", "8"), ("synthetic_per_scenario", "4")),
+    pretrain_flags=(
+        ("steps", "2"),
+        ("batch_size", "4"),
+        ("vision_steps", "2"),
+        ("synthetic_per_scenario", "2"),
+    ),
     sft_steps=2,
     grpo_steps=2,
     sft_flags=("--per_device_train_batch_size", "4"),

@@ -17,6 +17,7 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 from data.environment import reachable_states
 from data.records import load_benchmark
 from data.synth import generate_benchmark
+from proactive import quickstart
 from proactive.embedded_base import (
     BASE_DIR,
     MANIFEST_FILE,
@@ -25,7 +26,6 @@ from proactive.embedded_base import (
     command_argv,
     embedded_base,
     load_manifest,
-    rebuild,
     weights_sha256,
 )
 from proactive.pretrain import PRETRAIN_FORMAT, PretrainArgs, SyntheticData, pretrain_rows
@@ -173,18 +173,18 @@ def test_manifest_command_parses_to_the_recorded_recipe() -> None:
 
 @pytest.mark.slow
 def test_short_rebuild_follows_the_manifest(tmp_path: Path) -> None:
-    """The manifest's command, with fewer steps and less data, runs and records the same recipe."""
+    """``proactive quickstart --fast --pretrain``'s base: the manifest's command with fewer steps and less
+    data runs and records the same recipe."""
     manifest = load_manifest()
-    short = {"steps": "2", "batch_size": "4", "vision_steps": "2", "synthetic_per_scenario": "2"}
-    out = rebuild(tmp_path / "base", manifest, **short)
+    out = quickstart.make_base(tmp_path, quickstart.FAST_PLAN, pretrain=True)
+    assert out == tmp_path / "base"
+    short = dict(quickstart.FAST_PLAN.pretrain_flags)
     record = json.loads((out / BUILD_FILE).read_text())
     expected = json.loads(json.dumps(manifest["build"]))
-    expected["pretrain"].update(steps=2, batch_size=4, vision_steps=2)
-    expected["pretrain"]["data"]["synthetic"]["per_scenario"] = 2
+    synthetic = expected["pretrain"]["data"]["synthetic"]
+    synthetic["per_scenario"] = int(short.pop("synthetic_per_scenario"))
+    expected["pretrain"].update({name: int(value) for name, value in short.items()})
     assert record["build"] == expected
-    assert record["command"] == [
-        "proactive",
-        "tiny-model",
-        *command_argv(manifest["command"], out=str(out), **short),
-    ]
+    argv = command_argv(manifest["command"], out=str(out), **dict(quickstart.FAST_PLAN.pretrain_flags))
+    assert record["command"] == ["proactive", "tiny-model", *argv]
     assert record["num_parameters"] == manifest["num_parameters"]
