@@ -38,6 +38,9 @@ from typing import Any
 
 import yaml
 
+from data.markdown import markdown_table
+from eval.store import SUMMARY_FILE, read_summary
+
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 RESOLVED_CONFIG = "resolved_config.yaml"
 TRAIN_RESULTS = "train_results.json"
@@ -189,12 +192,10 @@ def read_eval_runs(run_dirs: list[str]) -> list[EvalRun]:
     names = [f.name for f in folders]
     runs = []
     for folder, name in zip(folders, names, strict=True):
-        path = folder / "summary.json"
-        if not path.is_file():
-            raise ReleaseError(f"{path}: not found; --eval takes a 'proactive eval' run folder")
-        summary = _read_json(path)
-        if "scenarios" not in summary or "average" not in summary:
-            raise ReleaseError(f"{path}: field 'scenarios' or 'average' missing; not an eval summary")
+        try:
+            summary = read_summary(folder)
+        except (FileNotFoundError, ValueError) as err:
+            raise ReleaseError(f"{err}; --eval takes a 'proactive eval' run folder") from None
         label = name if names.count(name) == 1 else f"{folder.parent.name}-{name}"
         runs.append(EvalRun(label, folder, summary))
     return runs
@@ -204,7 +205,7 @@ def copy_eval_run(run: EvalRun, out: Path) -> list[str]:
     """Copy the run's summaries and plots into ``out/eval/<label>``; return the plots' repo-relative paths."""
     target = out / EVAL_DIR / run.label
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("summary.json", "summary.md", "config.json"):
+    for name in (SUMMARY_FILE, "summary.md", "config.json"):
         if (run.folder / name).is_file():
             shutil.copy2(run.folder / name, target / name)
     plots = sorted(run.folder.glob("*.png"))
@@ -228,19 +229,6 @@ def front_matter(run: TrainingRun, base_model: str, license_: str) -> dict[str, 
     }
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
-    return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(_text(v) for v in row) + " |" for row in rows),
-    ]
-
-
-def _text(value: Any) -> str:
-    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return text.replace("|", "\\|")
-
-
 def data_section(run: TrainingRun) -> list[str]:
     args = run.script_args
     if not args:
@@ -260,7 +248,7 @@ def data_section(run: TrainingRun) -> list[str]:
     rows += [[key.replace("_", " "), value] for key, value in data.items() if value is not None]
     if run.method == "sft":
         rows.append(["SFT rows", f"{args.get('sft_turns')} turns, answer format {args.get('answer_format')}"])
-    return ["## Training data", "", *_table(["", ""], rows), ""]
+    return ["## Training data", "", *markdown_table(["", ""], rows), ""]
 
 
 def reward_section(run: TrainingRun) -> list[str]:
@@ -286,7 +274,7 @@ def reward_section(run: TrainingRun) -> list[str]:
         *lines,
         "Reward of each case:",
         "",
-        *_table(["case", "reward"], [[k, v] for k, v in weights.items()]),
+        *markdown_table(["case", "reward"], [[k, v] for k, v in weights.items()]),
         "",
     ]
 
@@ -305,7 +293,7 @@ def hyperparameter_section(run: TrainingRun) -> list[str]:
         rows.append(["effective batch (per device x accumulation x processes)", effective])
     rows += [[f"launch: {key}", value] for key, value in distributed.items() if value is not None]
     versions = run.config.get("versions", {})
-    lines = ["## Hyperparameters", "", *_table(["setting", "value"], rows), ""]
+    lines = ["## Hyperparameters", "", *markdown_table(["setting", "value"], rows), ""]
     if versions:
         lines += ["Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
     lines += [f"The full resolved configuration is in [`{RESOLVED_CONFIG}`]({RESOLVED_CONFIG}).", ""]
@@ -319,30 +307,21 @@ def hyperparameter_section(run: TrainingRun) -> list[str]:
 
 def eval_table(runs: list[EvalRun], metric: str) -> list[str]:
     """One row per eval run: ``metric`` with its 95% CI per scenario and averaged."""
-    from eval.report import AVERAGE, METRIC_LABELS, scenario_columns, short
+    from eval.report import AVERAGE, METRIC_LABELS, metric_cell, scenario_columns, short
 
     columns = [*scenario_columns([r.summary for r in runs]), AVERAGE]
-    digits = 2 if metric == "psr" else 1
-
-    def cell(block: dict[str, Any]) -> str:
-        if metric not in block:
-            return "–"
-        ci = block.get(f"{metric}_ci")
-        interval = f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""
-        return f"{block[metric]:.{digits}f}{interval}"
-
     rows = [
         [
             r.label,
             *(
-                cell(r.summary["average"] if c == AVERAGE else r.summary["scenarios"].get(c, {}))
+                metric_cell(r.summary["average"] if c == AVERAGE else r.summary["scenarios"].get(c), metric)
                 for c in columns
             ),
         ]
         for r in runs
     ]
     header = ["run", *(short(c) if c != AVERAGE else "avg" for c in columns)]
-    return [f"### {METRIC_LABELS.get(metric, metric)}", "", *_table(header, rows), ""]
+    return [f"### {METRIC_LABELS.get(metric, metric)}", "", *markdown_table(header, rows), ""]
 
 
 def eval_section(runs: list[EvalRun], plots: dict[str, list[str]]) -> list[str]:
@@ -497,7 +476,7 @@ def release(
     """Write the release folder ``out`` for the adapter in ``adapter_dir``; returns ``out``."""
     run = read_training_run(adapter_dir)
     base = run.base_model(base_model)
-    if not eval_dirs and (run.adapter_dir / EVAL_DIR / "summary.json").is_file():
+    if not eval_dirs and (run.adapter_dir / EVAL_DIR / SUMMARY_FILE).is_file():
         eval_dirs = [str(run.adapter_dir / EVAL_DIR)]
     evals = read_eval_runs(eval_dirs or [])
     out = Path(out)

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from data.markdown import markdown_table
 from eval.metrics import summarize
-from eval.report import METRIC_LABELS, short, write_matrix
+from eval.report import METRIC_LABELS, metric_cell, short, write_matrix
 from eval.results import EpisodeResult
-from eval.store import EPISODES_FILE
+from eval.store import read_episodes, read_summary
 from proactive.study_config import Cell, Study
 
 METRICS = ("acc", "psr")
@@ -39,13 +40,7 @@ class CellResult:
 def read_cell_result(study: Study, cell: Cell) -> CellResult:
     """The eval summary and the episodes of a finished cell."""
     folder = study.eval_dir(cell)
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    episodes = []
-    path = folder / EPISODES_FILE
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            episodes.append(EpisodeResult.from_json(json.loads(line), f"{path}:{number}"))
-    return CellResult(cell, summary, episodes)
+    return CellResult(cell, read_summary(folder), read_episodes(folder))
 
 
 # --- statistics ---------------------------------------------------------------------------------------
@@ -162,23 +157,6 @@ def aggregate(study: Study, results: Sequence[CellResult]) -> dict[str, Any]:
 
 
 # --- writing ----------------------------------------------------------------------------------------------
-def _cell_text(entry: Mapping[str, Any] | None, metric: str, bold: bool) -> str:
-    if entry is None:
-        return "–"
-    digits = 2 if metric == "psr" else 1
-    text = f"{entry[metric]:.{digits}f}"
-    if bold:
-        text = f"**{text}**"
-    ci = entry.get(f"{metric}_ci")
-    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
-
-
-def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(row) + " |" for row in body
-    ]
-
-
 def study_markdown(study: Study, matrix: dict[str, Any], statuses: Sequence[Mapping[str, Any]]) -> str:
     columns = matrix["columns"]
     header = ["training split", *(short(c) for c in columns[:-3]), "in-domain", "out-of-domain", "avg"]
@@ -195,13 +173,13 @@ def study_markdown(study: Study, matrix: dict[str, Any], statuses: Sequence[Mapp
         body = [
             [
                 f"{row['label']} (seeds {', '.join(map(str, row['seeds']))})",
-                *(_cell_text(row["columns"][c], metric, c in row["train_scenarios"]) for c in columns),
+                *(metric_cell(row["columns"][c], metric, bold=c in row["train_scenarios"]) for c in columns),
             ]
             for row in matrix["rows"]
         ]
-        lines += [f"## {METRIC_LABELS[metric]}", "", *_table(header, body), ""]
+        lines += [f"## {METRIC_LABELS[metric]}", "", *markdown_table(header, body), ""]
     lines += ["## Cells", ""]
-    lines += _table(
+    lines += markdown_table(
         ["cell", "status", "log"],
         [[s["cell"], s["status"], s.get("log") or ""] for s in statuses],
     )
