@@ -37,6 +37,7 @@ from typing import Any
 
 import yaml
 
+from proactive.merge import merge_adapter
 from proactive.pretrain import PretrainArgs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -246,22 +247,9 @@ def train_sft(out: Path, plan: Plan, base: Path, train_data: Path, base_key: Any
         return adapter, merged
     fresh_folder(adapter)
     launch_recipe("sft", flags)
-    merge_adapter(base, adapter, fresh_folder(merged))
+    merge_adapter(base, adapter, fresh_folder(merged), processor_from=base, dtype="float32")
     mark_done(merged, key)
     return adapter, merged
-
-
-def merge_adapter(base: Path, adapter: Path, out: Path) -> Path:
-    """``base`` with the LoRA ``adapter`` merged into its weights, saved with the processor into ``out``."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch.float32)
-    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    merged.save_pretrained(out)
-    AutoProcessor.from_pretrained(base).save_pretrained(out)
-    return out
 
 
 def grpo_flags(plan: Plan, start: Path, train_data: Path, adapter: Path, reward: str) -> list[str]:

@@ -40,6 +40,7 @@ import yaml
 
 from data.markdown import markdown_table
 from eval.store import SUMMARY_FILE, read_summary
+from proactive.merge import merge_adapter
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 RESOLVED_CONFIG = "resolved_config.yaml"
@@ -445,23 +446,6 @@ def save_processor(run: TrainingRun, base_model: str, out: Path) -> None:
     processor.save_pretrained(out)
 
 
-def merge_into(run: TrainingRun, base_model: str, out: Path) -> Path:
-    """``base + adapter`` merged (``merge_and_unload``) and saved with its processor into ``out/merged``."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    dtype = run.model_args.get("dtype") or "auto"
-    base = AutoModelForImageTextToText.from_pretrained(
-        base_model, dtype=dtype if dtype == "auto" else getattr(torch, dtype)
-    )
-    merged = PeftModel.from_pretrained(base, str(run.adapter_dir)).merge_and_unload()
-    target = out / MERGED_DIR
-    merged.save_pretrained(target)
-    AutoProcessor.from_pretrained(out).save_pretrained(target)
-    return target
-
-
 def release(
     adapter_dir: str | Path,
     out: str | Path,
@@ -487,7 +471,7 @@ def release(
     save_processor(run, base, out)
     plots = {ev.label: copy_eval_run(ev, out) for ev in evals}
     if merge:
-        merge_into(run, base, out)
+        merge_adapter(base, run.adapter_dir, out / MERGED_DIR, out, run.model_args.get("dtype") or "auto")
     card = model_card(run, base, license_, evals, plots, repo_id or out.name, merge)
     (out / "README.md").write_text(card, encoding="utf-8")
     return out
