@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from data.jsonl import decode_lines
+from data.stage import pin_inputs
 from eval.results import EpisodeKey, EpisodeResult, ResultFormatError
 
 EPISODES_FILE = "episodes.jsonl"
@@ -52,25 +53,18 @@ class RunStore:
         self._handle = None
 
     def _check_config(self) -> None:
+        """Pin the configuration the folder's episodes come from (data/stage.py's ``pin_inputs``)."""
         path = self.run_dir / CONFIG_FILE
-        if path.is_file():
-            previous = json.loads(path.read_text(encoding="utf-8"))
-            old, new = identity(previous), identity(json.loads(json.dumps(self.config)))
-            diffs = [
-                f"{k}: {old.get(k)!r} there, {new.get(k)!r} now"
-                for k in sorted(old.keys() | new.keys())
-                if old.get(k) != new.get(k)
-            ]
-            if diffs:
-                raise ConfigMismatchError(
-                    f"{path}: this run folder was started with another configuration ({'; '.join(diffs)}); "
-                    "resume with the same settings or choose another --out"
-                )
-        elif self.episodes_path.is_file() and self.episodes_path.stat().st_size > 0:
+        if not path.is_file() and self.episodes_path.is_file() and self.episodes_path.stat().st_size > 0:
             raise ConfigMismatchError(
                 f"{self.episodes_path}: episodes exist but {path} is missing; choose another --out"
             )
-        path.write_text(json.dumps(self.config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        differences = pin_inputs(path, self.config, identity)
+        if differences:
+            raise ConfigMismatchError(
+                f"{path}: this run folder was started with another configuration ({'; '.join(differences)}); "
+                "resume with the same settings or choose another --out"
+            )
 
     def done(self, key: EpisodeKey) -> bool:
         return key in self.results

@@ -119,6 +119,16 @@ class Study:
     def eval_dir(self, cell: Cell) -> Path:
         return self.cell_dir(cell) / "eval"
 
+    def finished_file(self, cell: Cell, stage: str) -> Path:
+        """The file whose presence says the cell's ``train`` or ``eval`` stage has finished: the last one the
+        stage writes (the recipe's train_results.json, after the weights; the eval's summary.json, after
+        every episode). The runner, the dry run and the job scripts all ask this one file."""
+        return (
+            self.adapter_dir(cell) / "train_results.json"
+            if stage == "train"
+            else self.eval_dir(cell) / "summary.json"
+        )
+
     def setting(self, method: str, key: str) -> Any:
         """A recipe argument as the cells get it: the study's override, else the base recipe's value."""
         if key in self.train_overrides:

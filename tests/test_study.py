@@ -21,7 +21,7 @@ from data.synth import generate_benchmark
 from eval.cli import main as eval_main
 from proactive.study import LOG_FILE, SKIPPED, main, run_study
 from proactive.study_config import StudyConfigError, load_study
-from proactive.study_report import t_interval, t_quantile
+from proactive.study_report import read_cell_result, t_interval, t_quantile
 from proactive.tiny_models import build_tiny_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -239,6 +239,25 @@ def test_one_seed_uses_the_eval_bootstrap(tmp_path: Path, benches, tiny: Path) -
         assert row["columns"][scenario]["psr_ci"] == s["scenarios"][scenario]["psr_ci"]
     assert row["columns"]["average"]["psr_ci"] == s["average"]["psr_ci"]  # all seven: the eval's own CI
     assert row["columns"]["in-domain"]["psr_ci"] == s["scenarios"][COCO]["psr_ci"]
+
+
+def test_report_reads_a_cell_whose_last_episode_line_is_half_written(
+    tmp_path: Path, benches, tiny: Path
+) -> None:
+    study = load_study(write_study(tmp_path, benches, tiny))
+    for cell in study.cells():
+        fake_cell(study, cell, "oracle")
+    cell = study.cells()[0]
+    episodes = study.eval_dir(cell) / "episodes.jsonl"
+    complete = episodes.read_text()
+    episodes.write_text(complete + complete.splitlines()[0][:30])  # as a copy taken mid-write leaves it
+    result = read_cell_result(study, cell)
+    assert len(result.episodes) == len(complete.splitlines()) and result.summary == summary(study, cell)
+    run_study(study, echo=lambda line: None)
+    assert [r["label"] for r in json.loads((study.out / "report" / "study.json").read_text())["rows"]] == [
+        "qd",
+        "coco",
+    ]
 
 
 def test_only_runs_the_named_cells_and_reports_all_finished(

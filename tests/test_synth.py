@@ -27,10 +27,11 @@ from data.records import (
     scenario_path,
 )
 from data.scenarios import ACTION_KEYWORDS, SCENARIO_NAMES, Action, is_abstain
+from data.stage import unfinished_marker
 from data.synth import generate_benchmark, reachable_views
 from data.synth.cli import main as synth_main
 from data.synth.drawing import COLOURS
-from data.synth.generate import GENERATOR, MAKERS, UNFINISHED_MARKER
+from data.synth.generate import GENERATOR, MAKERS
 from proactive.cli import main as proactive_main
 
 PER_SCENARIO = 20
@@ -399,9 +400,9 @@ def test_refuses_a_foreign_folder_but_redoes_an_interrupted_run(tmp_path):
     with pytest.raises(FileExistsError, match="no synthetic.json"):
         generate_benchmark(tmp_path, 1)
     assert scenario_path(tmp_path, "QuickDraw").read_text(encoding="utf-8") == "{}\n"
-    (tmp_path / UNFINISHED_MARKER).write_text("{}", encoding="utf-8")  # as a killed run leaves it
+    (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).write_text("{}", encoding="utf-8")  # as a killed run leaves it
     generate_benchmark(tmp_path, 1, size=32, scenarios=["qd"])
-    assert is_synthetic(tmp_path) and not (tmp_path / UNFINISHED_MARKER).exists()
+    assert is_synthetic(tmp_path) and not (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).exists()
     assert len(load_scenario(tmp_path, "qd", check_images=True).records) == 1
 
 
@@ -415,4 +416,4 @@ def test_a_failed_run_leaves_no_marker(tmp_path, monkeypatch):
     monkeypatch.setitem(MAKERS, "coco2014", broken)
     with pytest.raises(RuntimeError, match="drawing failed"):
         generate_benchmark(tmp_path, 1, size=32, scenarios=["qd", "coco"])
-    assert not is_synthetic(tmp_path) and (tmp_path / UNFINISHED_MARKER).is_file()
+    assert not is_synthetic(tmp_path) and (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).is_file()

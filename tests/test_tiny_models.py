@@ -209,7 +209,7 @@ def test_other_arguments_replace_a_tiny_model_but_never_a_foreign_folder(tmp_pat
     stranger = tmp_path / "notes"
     stranger.mkdir()
     (stranger / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="not a tiny model folder"):
+    with pytest.raises(FileExistsError, match="no tiny_model.json; refusing"):
         build_tiny_model("qwen2_vl", stranger, overwrite=True)
     assert (stranger / "keep.txt").read_text() == "mine"
 
