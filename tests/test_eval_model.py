@@ -16,7 +16,6 @@ from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer,
 from data.environment import make_episode
 from data.prompts import user_message
 from data.records import load_scenario
-from data.synth import generate_benchmark
 from eval.backends import Prompt, load_hf_generator, load_text_generator
 from eval.cli import EvalConfig, evaluate
 from eval.results import OPEN
@@ -24,24 +23,6 @@ from eval.rollout import conversation
 from proactive.tiny_models import build_tiny_model
 
 LETTERS = "ABCDEFGH"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "eval_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model("qwen2_vl", tmp_path_factory.getbasetemp() / "eval_tiny_qwen2_vl")
 
 
 @pytest.fixture(scope="session")

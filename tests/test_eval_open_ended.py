@@ -9,7 +9,6 @@ import pytest
 
 from data.environment import make_episode
 from data.records import load_benchmark
-from data.synth import generate_benchmark
 from eval.open_ended import (
     SUGGESTION_COUNT,
     correct_answers,
@@ -95,14 +94,6 @@ def test_judge_prompt_lists_the_answers_in_order() -> None:
     assert "Who is talking?" in text and "Please wait a moment." in text
     positions = [text.index(f"{i}. {answer}") for i, answer in enumerate([*SUG, *CAT], start=1)]
     assert positions == sorted(positions)
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "eval_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
 
 
 def test_correct_answers_per_scenario(bench: Path) -> None:

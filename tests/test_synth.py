@@ -42,14 +42,14 @@ DETAIL_KEYWORDS = ("details", "quickdraw", "drawing", "sketch")
 
 
 @pytest.fixture(scope="session")
-def bench(tmp_path_factory) -> tuple[Path, dict]:
+def generated(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("synth") / "bench"
     return out, generate_benchmark(out, PER_SCENARIO, seed=SEED, size=SIZE)
 
 
 @pytest.fixture(scope="session")
-def loaded(bench):
-    return load_benchmark(bench[0], id_filter=None, check_images=True)
+def loaded(generated):
+    return load_benchmark(generated[0], id_filter=None, check_images=True)
 
 
 def raw_lines(folder: Path, scenario: str) -> list[dict]:
@@ -65,8 +65,8 @@ def tree(folder: Path) -> dict[str, bytes]:
 # --- format ---------------------------------------------------------------------------------------
 
 
-def test_summary_counts_match_the_files(bench):
-    folder, summary = bench
+def test_summary_counts_match_the_files(generated):
+    folder, summary = generated
     assert list(summary) == list(SCENARIO_NAMES)
     for name, row in summary.items():
         assert row["kept"] == PER_SCENARIO
@@ -76,8 +76,8 @@ def test_summary_counts_match_the_files(bench):
     assert summary["OcclusionDataSet-MM20"]["records"] > PER_SCENARIO
 
 
-def test_round_trip_through_the_loader(bench, loaded):
-    folder, _ = bench
+def test_round_trip_through_the_loader(generated, loaded):
+    folder, _ = generated
     for name in SCENARIO_NAMES:
         written = [line for line in raw_lines(folder, name) if line.get("strong_occlusions", True)]
         records = loaded[name].records
@@ -87,15 +87,15 @@ def test_round_trip_through_the_loader(bench, loaded):
         assert all(r.informative_views == frozenset(sidecar[str(r.id)]) for r in records)
 
 
-def test_ids_count_from_zero(bench):
-    folder, _ = bench
+def test_ids_count_from_zero(generated):
+    folder, _ = generated
     for name in SCENARIO_NAMES:
         ids = [line["id"] for line in raw_lines(folder, name)]
         assert ids == list(range(len(ids)))
 
 
-def test_marker_is_written_and_makes_auto_filter_keep_everything(bench):
-    folder, _ = bench
+def test_marker_is_written_and_makes_auto_filter_keep_everything(generated):
+    folder, _ = generated
     marker = json.loads((folder / SYNTHETIC_MARKER).read_text(encoding="utf-8"))
     assert marker == {
         "generator": GENERATOR,
@@ -108,8 +108,8 @@ def test_marker_is_written_and_makes_auto_filter_keep_everything(bench):
     assert all(len(data.records) == PER_SCENARIO for data in load_benchmark(folder).values())
 
 
-def test_image_sizes(bench, loaded):
-    folder, _ = bench
+def test_image_sizes(generated, loaded):
+    folder, _ = generated
     for name, data in loaded.items():
         side = 2 * SIZE if name == "coco2014" else SIZE
         for record in data.records[:3]:
@@ -117,8 +117,8 @@ def test_image_sizes(bench, loaded):
                 assert image.size == (side, side)
 
 
-def test_vsod_weak_occlusions_are_dropped_and_counted(bench, loaded):
-    folder, summary = bench
+def test_vsod_weak_occlusions_are_dropped_and_counted(generated, loaded):
+    folder, summary = generated
     lines = raw_lines(folder, "OcclusionDataSet-MM20")
     weak = sum(not line["strong_occlusions"] for line in lines)
     report = loaded["OcclusionDataSet-MM20"].report
@@ -198,9 +198,9 @@ def test_informative_views_follow_each_scenario_design(loaded):
 
 
 @pytest.mark.parametrize("scenario", ["Realistic-Occlusion-Dataset", "MVP-N", "ChangeIt", "coco2014"])
-def test_pixels_agree_with_the_ground_truth(bench, loaded, scenario):
+def test_pixels_agree_with_the_ground_truth(generated, loaded, scenario):
     """The answer's colour is absent from the start view and present in the reference view."""
-    folder, _ = bench
+    folder, _ = generated
     for record in loaded[scenario].records:
         colour = COLOURS[record.answer.split()[0]]
         views = [make_episode(record).state(), make_episode(record, reference=True).state()]
@@ -219,8 +219,8 @@ def actions_named(option: str, space: tuple[Action, ...]) -> set[Action]:
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_NAMES)
-def test_options_and_categories_follow_the_official_rules(bench, scenario):
-    folder, _ = bench
+def test_options_and_categories_follow_the_official_rules(generated, scenario):
+    folder, _ = generated
     for line in raw_lines(folder, scenario):
         options, categories = line["options"], line["categories"]
         assert [o for o in options if is_abstain(o)] == ["I cannot tell."]
@@ -236,8 +236,8 @@ def test_options_and_categories_follow_the_official_rules(bench, scenario):
         assert line["prompt"].endswith("?")
 
 
-def test_scenario_specific_option_rules(bench):
-    folder, _ = bench
+def test_scenario_specific_option_rules(generated):
+    folder, _ = generated
     lines = {name: raw_lines(folder, name) for name in SCENARIO_NAMES}
     for line in lines["Realistic-Occlusion-Dataset"]:
         assert sorted(line["options"]) == [
@@ -295,8 +295,8 @@ def test_reachable_views_of_a_quickdraw_record(loaded):
 
 
 @pytest.fixture
-def quickdraw_copy(bench, tmp_path) -> Path:
-    folder, _ = bench
+def quickdraw_copy(generated, tmp_path) -> Path:
+    folder, _ = generated
     shutil.copy(scenario_path(folder, "QuickDraw"), tmp_path)
     shutil.copy(informative_path(folder, "QuickDraw"), tmp_path)
     shutil.copytree(folder / "QuickDraw", tmp_path / "QuickDraw")
@@ -400,7 +400,9 @@ def test_refuses_a_foreign_folder_but_redoes_an_interrupted_run(tmp_path):
     with pytest.raises(FileExistsError, match="no synthetic.json"):
         generate_benchmark(tmp_path, 1)
     assert scenario_path(tmp_path, "QuickDraw").read_text(encoding="utf-8") == "{}\n"
-    (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).write_text("{}", encoding="utf-8")  # as a killed run leaves it
+    (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).write_text(
+        "{}", encoding="utf-8"
+    )  # as a killed run leaves it
     generate_benchmark(tmp_path, 1, size=32, scenarios=["qd"])
     assert is_synthetic(tmp_path) and not (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).exists()
     assert len(load_scenario(tmp_path, "qd", check_images=True).records) == 1

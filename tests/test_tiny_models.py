@@ -55,9 +55,8 @@ TRL_TEMPLATES |= {"llava_next": "llava_next", "smolvlm": "smolvlm"}
 
 
 @pytest.fixture(scope="session")
-def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny")
-    return {arch: build_tiny_model(arch, root / arch) for arch in ARCH_NAMES}
+def tiny_dirs(tiny_models) -> dict[str, Path]:
+    return {arch: tiny_models(arch) for arch in ARCH_NAMES}
 
 
 @pytest.fixture(scope="session")
