@@ -6,7 +6,8 @@ usage: proactive release ADAPTER_DIR --out DIR [--merge] [--eval RUN_DIR ...] [-
 ADAPTER_DIR is a recipe's output_dir (adapter_config.json, adapter_model.safetensors, the processor,
 resolved_config.yaml, train_results.json). DIR is laid out as a Hugging Face model repository:
 
-  README.md                        model card (YAML front matter; data, reward, hyperparameters, eval)
+  README.md                        model card (huggingface_hub ModelCard: metadata with the eval results per
+                                   scenario; data, reward, hyperparameters, eval, usage)
   adapter_config.json              the PEFT adapter
   adapter_model.safetensors
   processor / tokenizer files      as AutoProcessor.save_pretrained writes them
@@ -37,8 +38,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from data.markdown import markdown_table
+from data.records import is_synthetic
 from eval.store import SUMMARY_FILE, read_summary
 from proactive.merge import merge_adapter
 
@@ -48,6 +51,9 @@ TRAIN_RESULTS = "train_results.json"
 MERGED_DIR = "merged"
 EVAL_DIR = "eval"
 OFFICIAL_DATASET = "tdemin16/ProactiveBench"
+SYNTHETIC_DATASET = "synthetic-proactivebench"  # generated offline (proactive synth); not on the Hub
+CARD_METRICS = ("acc", "psr")  # the metrics the card's metadata lists per scenario
+CARD_TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}"
 PUSH_FAILED = 3
 
 # Hyperparameters shown in the card, in this order, when the run recorded them.
@@ -216,18 +222,48 @@ def copy_eval_run(run: EvalRun, out: Path) -> list[str]:
 
 
 # --- the model card -------------------------------------------------------------------------------------
-def front_matter(run: TrainingRun, base_model: str, license_: str) -> dict[str, Any]:
+def card_data(
+    run: TrainingRun, base_model: str, license_: str, evals: list[EvalRun], repo: str
+) -> ModelCardData:
+    """The card's metadata: base model, library, license, datasets, tags, and the eval results."""
     tags = ["proactive", "proactivebench", run.method, "lora", "peft", "trl", "vision-language"]
     if run.synthetic():
         tags.append("synthetic-data")
-    return {
-        "base_model": base_model,
-        "library_name": "peft",
-        "pipeline_tag": "image-text-to-text",
-        "license": license_,
-        "datasets": [] if run.synthetic() else [OFFICIAL_DATASET],
-        "tags": [t for t in tags if t != "unknown"],
-    }
+    return ModelCardData(
+        base_model=base_model,
+        library_name="peft",
+        pipeline_tag="image-text-to-text",
+        license=license_,
+        datasets=[] if run.synthetic() else [OFFICIAL_DATASET],
+        tags=[t for t in tags if t != "unknown"],
+        model_name=repo,
+        eval_results=[result for ev in evals for result in eval_results(ev, run.synthetic())] or None,
+    )
+
+
+def eval_results(run: EvalRun, trained_on_synthetic: bool) -> list[EvalResult]:
+    """One Hub eval result per scenario and metric (acc, psr) of an eval run; the run's label stands in the
+    dataset split, so that two runs on one scenario stay apart."""
+    from eval.report import METRIC_LABELS, short
+
+    folder = Path(run.summary.get("config", {}).get("data") or "")
+    synthetic = is_synthetic(folder) if folder.is_dir() else trained_on_synthetic
+    return [
+        EvalResult(
+            task_type="image-text-to-text",
+            task_name="ProactiveBench multi-turn MCQA",
+            dataset_type=SYNTHETIC_DATASET if synthetic else OFFICIAL_DATASET,
+            dataset_name=f"{'synthetic ' if synthetic else ''}ProactiveBench {short(scenario)}",
+            dataset_config=scenario,
+            dataset_split=run.label,
+            metric_type=metric,
+            metric_name=METRIC_LABELS[metric],
+            metric_value=block[metric],
+        )
+        for scenario, block in run.summary["scenarios"].items()
+        for metric in CARD_METRICS
+        if metric in block
+    ]
 
 
 def data_section(run: TrainingRun) -> list[str]:
@@ -398,10 +434,10 @@ def model_card(
     plots: dict[str, list[str]],
     repo: str,
     merged: bool,
-) -> str:
-    """README.md: YAML front matter and the sections describing data, reward, hyperparameters and eval."""
+) -> ModelCard:
+    """README.md: the metadata (:func:`card_data`) and the sections describing data, reward,
+    hyperparameters, eval and usage."""
     method = {"grpo": "GRPO", "sft": "SFT"}.get(run.method, "fine-tuning")
-    header = yaml.safe_dump(front_matter(run, base_model, license_), sort_keys=False)
     intro = [
         f"# {Path(repo).name}: a proactive LoRA adapter for {base_model}",
         "",
@@ -421,7 +457,9 @@ def model_card(
         eval_section(evals, plots),
         usage_section(base_model, repo, merged),
     ]
-    return f"---\n{header}---\n\n" + "\n".join(line for section in sections for line in section)
+    body = "\n".join(line for section in sections for line in section)
+    data = card_data(run, base_model, license_, evals, repo)
+    return ModelCard.from_template(data, template_str=CARD_TEMPLATE, body=body)
 
 
 # --- writing the folder ---------------------------------------------------------------------------------
@@ -473,7 +511,7 @@ def release(
     if merge:
         merge_adapter(base, run.adapter_dir, out / MERGED_DIR, out, run.model_args.get("dtype") or "auto")
     card = model_card(run, base, license_, evals, plots, repo_id or out.name, merge)
-    (out / "README.md").write_text(card, encoding="utf-8")
+    card.save(out / "README.md")
     return out
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from huggingface_hub import ModelCard
 from peft import LoraConfig, PeftModel, get_peft_model
 from PIL import Image
 from safetensors.torch import load_file
@@ -148,6 +149,20 @@ def test_model_card_front_matter_and_sections(released: Path, tiny_model: Path, 
     assert psr_row.endswith(f"| {psr:.2f} [{lo:.2f}, {hi:.2f}] |")
     assert acc_row.count("100.0 [") == len(SCENARIOS) + 1
     assert "![acc](eval/oracle/acc.png)" in body
+    # The metadata parses back with huggingface_hub and holds acc and psr of every scenario.
+    card = ModelCard.load(released / "README.md")
+    assert card.data.base_model == str(tiny_model) and card.data.model_name == "me/tiny-proactive"
+    results = {(r.dataset_config, r.metric_type): r for r in card.data.eval_results}
+    assert set(results) == {(s, m) for s in SCENARIOS for m in ("acc", "psr")}
+    for scenario in SCENARIOS:
+        assert results[(scenario, "acc")].metric_value == summary["scenarios"][scenario]["acc"]
+        assert results[(scenario, "psr")].metric_value == summary["scenarios"][scenario]["psr"]
+    qd = results[("QuickDraw", "acc")]
+    assert (qd.dataset_type, qd.dataset_split, qd.task_type) == (
+        "synthetic-proactivebench",
+        "oracle",
+        "image-text-to-text",
+    )
     assert 'snapshot_download("me/tiny-proactive", allow_patterns=["merged/*"])' in body
 
 
