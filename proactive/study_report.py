@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scipy import stats
+
 from data.markdown import markdown_table
 from eval.metrics import summarize
 from eval.report import METRIC_LABELS, metric_cell, short, write_matrix
@@ -45,21 +47,10 @@ def read_cell_result(study: Study, cell: Cell) -> CellResult:
 
 # --- statistics ---------------------------------------------------------------------------------------
 def t_quantile(df: int) -> float:
-    """Two-sided 95% Student t quantile (table for df <= 30, a series expansion beyond)."""
+    """Two-sided 95% Student t quantile with ``df`` degrees of freedom (scipy.stats.t)."""
     if df < 1:
         raise ValueError("a t interval needs at least two values")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
-
-# t_{0.975, df} for df = 1..30
-_T975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
+    return float(stats.t.ppf(0.975, df))
 
 
 def t_interval(values: Sequence[float]) -> tuple[float, float]:

@@ -8,6 +8,8 @@ ones run a two-cell study end to end with the tiny_model model (accelerate launc
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -26,6 +28,7 @@ from proactive.study_report import read_cell_result, t_interval, t_quantile
 REPO = Path(__file__).resolve().parents[1]
 STUDIES = REPO / "recipes" / "studies"
 QD, COCO = "QuickDraw", "coco2014"
+T1 = math.tan(0.475 * math.pi)  # the 95% two-sided t quantile with one degree of freedom, 12.7062
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +143,9 @@ def test_grpo_cells_cross_reward_presets(tmp_path: Path, benches, tiny_model: Pa
         ({"methods": ["dpo"]}, "methods: 'dpo' is not one of sft, grpo"),
         ({"train_overrides": {"output_dir": "x"}}, "train_overrides.output_dir: set by the study"),
         ({"eval": {"limit": 1}}, "eval.data: missing"),
+        ({"seeds": [0, "one"]}, "seeds: expected list[int], got [0, 'one']"),
+        ({"eval": {"data": "x", "limit": True}}, "eval.limit: expected int | None, got True"),
+        ({"eval": {"data": "x", "batchsize": 8}}, "eval.batchsize: unknown key; did you mean 'batch_size'?"),
     ],
 )
 def test_bad_study_files_name_the_file_and_key(
@@ -148,7 +154,16 @@ def test_bad_study_files_name_the_file_and_key(
     path = write_study(tmp_path, benches, tiny_model, **change)
     with pytest.raises(StudyConfigError) as err:
         load_study(path)
-    assert str(err.value).startswith(f"{path}: ")
+    line = re.match(rf"{re.escape(str(path))}:(\d+): ", str(err.value))  # the file and the key's line
+    assert line, str(err.value)
+    key = message.split(":")[0].split(".")
+    text = path.read_text().splitlines()
+    first = next(i for i, row in enumerate(text, 1) if row.startswith(f"{key[0]}:"))
+    if len(key) == 2 and any(row.strip().startswith(f"{key[1]}:") for row in text[first:]):
+        first = next(
+            i for i, row in enumerate(text[first:], first + 1) if row.strip().startswith(f"{key[1]}:")
+        )
+    assert int(line.group(1)) == first
     assert message.lower() in str(err.value).lower()
 
 
@@ -182,10 +197,14 @@ def test_emit_jobs_writes_one_script_per_cell(tmp_path: Path, benches, tiny_mode
 
 
 def test_t_interval_by_hand() -> None:
-    assert t_quantile(1) == 12.706 and t_quantile(4) == 2.776
-    assert abs(t_quantile(200) - 1.972) < 1e-3
+    # closed forms of the 97.5% quantile: df 1, tan(0.475 pi); df 2, 0.95 sqrt(2 / (4 p (1 - p))), p = 0.975
+    assert t_quantile(1) == pytest.approx(math.tan(0.475 * math.pi))
+    assert t_quantile(2) == pytest.approx(0.95 * math.sqrt(2 / (4 * 0.975 * 0.025)))
+    assert t_quantile(4) == pytest.approx(2.776, abs=1e-3) and t_quantile(200) == pytest.approx(
+        1.972, abs=1e-3
+    )
     lo, hi = t_interval([10.0, 20.0])  # mean 15, sd 7.071, se 5
-    assert lo == pytest.approx(15 - 12.706 * 5) and hi == pytest.approx(15 + 12.706 * 5)
+    assert lo == pytest.approx(15 - T1 * 5) and hi == pytest.approx(15 + T1 * 5)
 
 
 def test_matrix_from_finished_cells(tmp_path: Path, benches, tiny_model: Path) -> None:
@@ -207,7 +226,7 @@ def test_matrix_from_finished_cells(tmp_path: Path, benches, tiny_model: Path) -
             values = [a["scenarios"][scenario][metric], b["scenarios"][scenario][metric]]
             entry = qd["columns"][scenario]
             assert entry[metric] == pytest.approx(sum(values) / 2)
-            mean, half = sum(values) / 2, 12.706 * abs(values[0] - values[1]) / 2
+            mean, half = sum(values) / 2, T1 * abs(values[0] - values[1]) / 2
             top = min(mean + half, 100.0) if metric == "acc" else mean + half  # clipped to the range
             assert entry[f"{metric}_ci"] == pytest.approx([max(mean - half, 0.0), top], abs=1e-3)
     others = [s for s in SCENARIO_NAMES if s != QD]
