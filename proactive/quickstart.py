@@ -226,13 +226,14 @@ def train_sft(out: Path, plan: Plan, base: Path, train_data: Path, base_key: Any
     ]  # fmt: skip
     key = {"base": base_key, "flags": flags, "config": (CONFIG_DIR / "sft.yaml").read_text(encoding="utf-8")}
     training, merging = quickstart_stage(adapter, key), quickstart_stage(merged, key)
-    if training.done():
-        print(f"{adapter}: reused")
-    else:
+    retrained = not training.done()
+    if retrained:
         training.begin()
         launch_recipe("sft", flags)
         training.finish()
-    if merging.done():
+    else:
+        print(f"{adapter}: reused")
+    if merging.done() and not retrained:  # a new adapter is merged anew
         print(f"{merged}: reused")
     else:
         merge_adapter(base, adapter, merging.begin(), processor_from=base, dtype="float32")
