@@ -19,7 +19,7 @@ from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
-from data.environment import STEP_LIMIT, TurnState, make_episode
+from data.environment import OUT_OF_RANGE, STEP_LIMIT, TurnState, make_episode
 from data.jsonl import decode_lines
 from data.parsing import Outcome
 from data.records import BenchmarkFormatError, Record, load_scenario
@@ -53,7 +53,6 @@ from eval.view.page import (
     write_page,
 )
 
-OUT_OF_RANGE = "out_of_range"
 TAGS: tuple[Tag, ...] = (
     Tag("correct", "correct", "good"),
     Tag("wrong_guess_uninformative", "wrong guess on an uninformative view", "bad"),
@@ -216,7 +215,10 @@ def replay(result: EpisodeResult, record: Record, config: dict[str, Any]) -> tup
             )
         states.append(state)
         if result.mode != OPEN:
-            episode.step(recorded.answer)
+            try:
+                episode.step(recorded.answer)
+            except ValueError as err:  # a record whose options no longer match the scenario's rules
+                return states, f"turn {recorded.step + 1}: {err}"
     return states, ""
 
 
@@ -369,9 +371,12 @@ def eval_page(
         )
     benchmark = Benchmark(next(iter(folders), None))
     if not benchmark.available:
+        where = (
+            f"benchmark folder {benchmark.folder} not found" if benchmark.folder else "no benchmark folder"
+        )
         print(
-            f"proactive view: benchmark folder {benchmark.folder} not found; the page shows the recorded "
-            "answers and choices without images or rebuilt prompts (pass --data DIR)",
+            f"proactive view: {where}; the page shows the recorded answers and choices without images or "
+            "rebuilt prompts (pass --data BENCHMARK_DIR)",
             file=sys.stderr,
         )
     thumbs = Thumbnails(out_dir)
