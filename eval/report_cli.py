@@ -6,7 +6,8 @@ usage: proactive report RUN_DIR [RUN_DIR ...] --out DIR [--labels L ...] [--metr
 Writes DIR/comparison.md (one table per metric, the paper's Table 1 / Table 3 rows beside runs of a
 model the paper evaluated), DIR/comparison.json, grouped bar plots DIR/comparison_<metric>.png, the
 cross-scenario matrix heatmaps DIR/matrix_<metric>.png (+ matrix.md, matrix.json) and, linked from
-comparison.md, DIR/episodes/index.html: the runs' episodes side by side (``proactive view``).
+comparison.md, DIR/episodes/index.html: the runs' episodes side by side (``proactive view``; when every
+run folder holds its episodes.jsonl).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from eval.paper import paper_rows
 from eval.report import comparison_markdown, metrics_of, plot_bars, scenario_columns, write_matrix
+from eval.store import EPISODES_FILE
 from eval.view.episodes import write_eval_view
 
 EPISODES_DIR = "episodes"
@@ -74,15 +76,21 @@ def write_report(
         list(runs.values())
     )  # the paper's rows fill only the scenarios the runs hold
     markdown = comparison_markdown(rows, metrics, scenarios)
-    if episodes:
-        page = write_eval_view(run_dirs, out_dir / EPISODES_DIR, list(runs))
+    without = [d for d in run_dirs if not (Path(d) / EPISODES_FILE).is_file()]
+    if episodes and without:
+        print(
+            f"proactive report: no episodes page: {Path(without[0]) / EPISODES_FILE} not found",
+            file=sys.stderr,
+        )
+    page = write_eval_view(run_dirs, out_dir / EPISODES_DIR, list(runs)) if episodes and not without else None
+    if page is not None:
         markdown += (
             f"\nBrowse the episodes, side by side: [{EPISODES_DIR}/index.html]({EPISODES_DIR}/index.html)\n"
         )
     (out_dir / "comparison.md").write_text(markdown, encoding="utf-8")
     table = {label: {k: row[k] for k in ("scenarios", "average")} for label, row in rows.items()}
     (out_dir / "comparison.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
-    written = [out_dir / "comparison.md", out_dir / "comparison.json", *([page] if episodes else [])]
+    written = [out_dir / "comparison.md", out_dir / "comparison.json", *([page] if page else [])]
     written += [
         plot_bars(runs, m, out_dir / f"comparison_{m}.png")
         for m in metrics

@@ -212,9 +212,10 @@ def copy_eval_run(run: EvalRun, out: Path) -> list[str]:
     plots = sorted(run.folder.glob("*.png"))
     for plot in plots:
         shutil.copy2(plot, target / plot.name)
-    if (run.folder / "episodes.jsonl").is_file():
-        from eval.view.episodes import write_eval_view
+    from eval.store import EPISODES_FILE
+    from eval.view.episodes import write_eval_view
 
+    if (run.folder / EPISODES_FILE).is_file():
         page = write_eval_view([run.folder], target / "episodes", [run.label])
         run.page = page.relative_to(out).as_posix()
     return [f"{EVAL_DIR}/{run.label}/{plot.name}" for plot in plots]
