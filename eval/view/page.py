@@ -12,7 +12,7 @@ import hashlib
 import html
 import json
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -20,6 +20,8 @@ from string import Template
 from typing import Any
 
 from PIL import Image
+
+from data.images import open_view
 
 PAGE_FILE = "index.html"
 FILES_DIR = "view_files"
@@ -114,9 +116,7 @@ class Thumbnails:
         self.missing: list[str] = []
         self._known: dict[str, str | None] = {}
 
-    def of_file(
-        self, path: Path, crop: Sequence[float] | None = None, load: Callable[[], Image.Image] | None = None
-    ) -> str | None:
+    def of_file(self, path: Path, crop: Sequence[float] | None = None) -> str | None:
         """The thumbnail of the image file ``path`` (cropped); None, remembered in ``missing``, if absent."""
         try:
             stat = path.stat()
@@ -127,21 +127,17 @@ class Thumbnails:
         if key not in self._known:
             name = f"{THUMB_DIR}/{hashlib.sha1(key.encode()).hexdigest()[:20]}.jpg"
             if not (self.out_dir / name).is_file():
-                image = load() if load is not None else _open(path, crop)
-                self._save(image, self.out_dir / name)
+                box = tuple(crop) if crop is not None else None
+                save_thumbnail(open_view(path.parent, path.name, box), self.out_dir / name, self.side)
             self._known[key] = name
         return self._known[key]
 
-    def _save(self, image: Image.Image, path: Path) -> None:
-        image = image.convert("RGB")
-        image.thumbnail((self.side, self.side))
-        image.save(path, "JPEG", quality=THUMB_QUALITY)
 
-
-def _open(path: Path, crop: Sequence[float] | None) -> Image.Image:
-    with Image.open(path) as handle:
-        image = handle.convert("RGB")
-    return image.crop(tuple(crop)) if crop is not None else image
+def save_thumbnail(image: Image.Image, path: Path, side: int, quality: int = THUMB_QUALITY) -> None:
+    """``image`` shrunk to at most ``side`` pixels on a side, saved as JPEG."""
+    image = image.convert("RGB")
+    image.thumbnail((side, side))
+    image.save(path, "JPEG", quality=quality)
 
 
 def html_table(header: Sequence[str], rows: Sequence[Sequence[Any]], css: str = "summary") -> str:

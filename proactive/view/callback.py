@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 from transformers import TrainerCallback
 
+from eval.view.page import save_thumbnail
 from proactive.view.samples import IMAGES_DIR, images_index_path
 
 IMAGE_SIDE = 384  # saved prompt images are at most this many pixels on a side (JPEG, quality 90)
@@ -51,8 +52,6 @@ class CompletionImages(TrainerCallback):
             digest = hashlib.sha1(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()[:20]
             name = f"{digest}.jpg"
             if not (folder / name).is_file():
-                copy = image.convert("RGB")
-                copy.thumbnail((self.side, self.side))
-                copy.save(folder / name, "JPEG", quality=90)
+                save_thumbnail(image, folder / name, self.side, quality=90)
             saved[id(image)] = name
         return saved[id(image)]
