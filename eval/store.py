@@ -5,9 +5,10 @@ Each finished episode is written as one line and flushed, so a killed run loses 
 in flight. Re-opening the folder reads what is there, cuts a half-written last line, and refuses to
 continue under a different configuration.
 
-Reading a run folder (reports, release, studies, viewers): ``read_summary(run_dir)`` and
-``read_episodes(run_dir)``. Both name the file (and line) of anything they cannot read; ``read_episodes``
-leaves out a half-written last line (a run killed, or still writing) and says so on stderr.
+Reading a run folder (reports, release, studies, the episode viewer): ``read_summary(run_dir)``,
+``read_episodes(run_dir)`` (typed results) and ``read_episode_lines(run_dir)`` (the decoded lines, for
+readers that show fields the results do not hold). They name the file (and line) of anything they cannot
+read, and leave out a half-written last line (a run killed, or still writing), saying so on stderr.
 """
 
 from __future__ import annotations
@@ -110,13 +111,12 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
     return summary
 
 
-def read_episodes(run_dir: str | Path, *, cut_partial_line: bool = False) -> list[EpisodeResult]:
-    """The run's finished episodes, in the order they were written.
+def read_episode_lines(run_dir: str | Path, *, cut_partial_line: bool = False) -> list[tuple[str, Any]]:
+    """``("file:line", decoded JSON)`` for every complete line of the run's ``episodes.jsonl``.
 
     A last line without its newline is an episode being written when the run was killed (or still running):
     it is left out with a note on stderr, and cut from the file when ``cut_partial_line`` (the run resumes
-    there). Any other bad line raises :class:`ResultFormatError` naming the file, line and field; an
-    episode recorded twice is refused.
+    there). A line that is not JSON raises :class:`ResultFormatError` naming the file and line.
     """
     path = Path(run_dir) / EPISODES_FILE
     data = path.read_bytes()
@@ -131,9 +131,16 @@ def read_episodes(run_dir: str | Path, *, cut_partial_line: bool = False) -> lis
                 f"{path}: leaving out a half-written last line (the run was interrupted or is still writing)",
                 file=sys.stderr,
             )
-    results: dict[EpisodeKey, EpisodeResult] = {}
     lines = data[:complete_end].decode("utf-8").splitlines()
-    for where, raw in decode_lines(lines, str(path), ResultFormatError):
+    return list(decode_lines(lines, str(path), ResultFormatError))
+
+
+def read_episodes(run_dir: str | Path, *, cut_partial_line: bool = False) -> list[EpisodeResult]:
+    """The run's finished episodes, in the order they were written (:func:`read_episode_lines`); a bad line
+    raises :class:`ResultFormatError` naming the file, line and field, and an episode recorded twice is
+    refused."""
+    results: dict[EpisodeKey, EpisodeResult] = {}
+    for where, raw in read_episode_lines(run_dir, cut_partial_line=cut_partial_line):
         result = EpisodeResult.from_json(raw, where)
         if result.key in results:
             raise ResultFormatError(f"{where}: episode {result.key} is already recorded in an earlier line")

@@ -20,7 +20,6 @@ from eval.backends import Prompt, load_hf_generator, load_text_generator
 from eval.cli import EvalConfig, evaluate
 from eval.results import OPEN
 from eval.rollout import conversation
-from proactive.tiny_models import build_tiny_model
 
 LETTERS = "ABCDEFGH"
 
@@ -78,14 +77,8 @@ def test_batched_equals_one_at_a_time_over_several_turns(
 
 
 @pytest.mark.parametrize("arch", ["qwen2_vl", "qwen2_5_vl", "llava"])
-def test_batched_equals_one_at_a_time_free_text(
-    arch: str, bench: Path, tiny_model: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    model = (
-        tiny_model
-        if arch == "qwen2_vl"
-        else build_tiny_model(arch, tmp_path_factory.getbasetemp() / f"eval_tiny_{arch}")
-    )
+def test_batched_equals_one_at_a_time_free_text(arch: str, bench: Path, tiny_models, tmp_path: Path) -> None:
+    model = tiny_models(arch)
     common = {"limit": 2, "scenarios": ["qd", "coco", "cit"]}
     one = run(bench, tmp_path / "one", model, batch_size=1, **common)
     batched = run(bench, tmp_path / "batched", model, batch_size=6, **common)

@@ -9,6 +9,7 @@ import pytest
 
 from eval.results import MCQA, EpisodeResult, ResultFormatError, TurnResult
 from eval.store import ConfigMismatchError, RunStore, read_episodes, read_summary
+from eval.view.episodes import read_eval_run
 
 CONFIG = {"data": "/bench", "model": None, "policy": "oracle", "seed": 0, "limit": 3, "batch_size": 8}
 
@@ -82,6 +83,7 @@ def test_readers_leave_out_a_half_written_last_line_without_touching_the_file(
     assert read_episodes(tmp_path) == [result(1)]
     assert "leaving out a half-written last line" in capsys.readouterr().err
     assert path.read_text() == written  # readers never cut: only the run that resumes does
+    assert list(read_eval_run(tmp_path, "run").results) == [result(1).key]  # the episode viewer's reader
     path.write_text(written[: written.index("\n") + 1] * 2)
     with pytest.raises(ResultFormatError, match=r"episodes.jsonl:2: episode .* already recorded"):
         read_episodes(tmp_path)
