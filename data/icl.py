@@ -46,7 +46,8 @@ def in_context_example(
     rng: random.Random | None = None,
 ) -> list[ExampleTurn]:
     """The official example turns of ``record``: ROD asks to move the occluder once (a proactive option
-    drawn with ``rng``), then names the object; MVP-N rotates until the last view, then names the product
+    drawn with ``rng``), then names the object (officially, whether or not that one move reveals it);
+    MVP-N rotates until the last view, then names the product
     (``reduce_steps`` keeps only its first and last turns). Under ``resize`` the example images get the
     scenario's own short side (ROD 512 px, MVP-N 112 px) instead of the evaluated views' 224 px."""
     scenario = SCENARIOS[record.scenario]
