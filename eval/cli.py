@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from tqdm import tqdm
 from transformers import set_seed
 
 from data.environment import make_episode
-from data.icl import ICL_SCENARIOS
+from data.icl import ICL_SCENARIOS, ExampleTurn
 from data.policies import POLICIES
 from data.records import BenchmarkFormatError, Record, load_scenario, resolve_id_filter
 from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
@@ -43,6 +43,7 @@ from eval.rollout import (
     ModelAgent,
     Modes,
     PolicyAgent,
+    RecordKey,
     episode_rng,
     in_context_examples,
     run_episodes,
@@ -208,7 +209,8 @@ def evaluate(
     if config.icl and set(config.scenarios) - set(ICL_SCENARIOS):
         shown = ", ".join(SCENARIOS[s].short for s in ICL_SCENARIOS)
         print(
-            f"note: --icl: the official in-context examples exist for {shown} only; the other scenarios run without"
+            f"note: --icl: the official in-context examples exist for {shown} only; the other scenarios run without",
+            file=sys.stderr,
         )
     with RunStore(config.out, asdict(config)) as store:
         pending = [job for job in jobs if not store.done(_key(job))]
@@ -267,7 +269,7 @@ def _recorder(store: RunStore, bar: tqdm) -> Callable[[EpisodeResult], None]:
     return record
 
 
-def _agent(config: EvalConfig, examples: dict) -> Agent:
+def _agent(config: EvalConfig, examples: Mapping[RecordKey, Sequence[ExampleTurn]]) -> Agent:
     if config.policy is not None:
         return PolicyAgent(config.policy, config.seed)
     return ModelAgent(load_generator(config), config.data, config.history, examples)

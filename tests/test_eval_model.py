@@ -223,6 +223,17 @@ def test_text_judge_loads_causal_lm_or_falls_back(tiny_judge: Path, tiny_model: 
     assert len(fallback.generate([Prompt(messages)])) == 1
 
 
+def test_the_judge_cuts_its_thinking_at_the_tokenizers_end_token(tiny_judge: Path, tmp_path: Path) -> None:
+    shutil.copytree(tiny_judge, tmp_path / "judge")
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "judge")
+    tokenizer.add_tokens(["</think>"])
+    tokenizer.save_pretrained(tmp_path / "judge")
+    judge = load_text_generator(str(tmp_path / "judge"), max_new_tokens=3, do_sample=True)
+    assert judge.thinking_end_id == tokenizer.convert_tokens_to_ids("</think>") and judge.do_sample
+    assert judge.clean_up_spaces is None  # the official judge decodes with the tokenizer's default
+    assert load_text_generator(str(tiny_judge), max_new_tokens=3).thinking_end_id is None
+
+
 def test_a_prompt_the_processor_rejects_is_marked_rejected(
     tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
