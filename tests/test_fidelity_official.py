@@ -21,7 +21,7 @@ import pytest
 from PIL import Image
 
 from data.environment import image_path_for, make_episode
-from data.icl import ICL_SCENARIOS, in_context_example
+from data.icl import ICL_SCENARIOS
 from data.images import open_view
 from data.policies import oracle, run_policy
 from data.records import load_benchmark
@@ -36,7 +36,7 @@ from tests.fidelity.cases import (
     verdict_cases,
 )
 from tests.fidelity.official import find_python312, official_source, run_official
-from tests.fidelity.ours import run_case
+from tests.fidelity.ours import example, play, run_case
 
 
 @pytest.fixture(scope="module")
@@ -185,22 +185,11 @@ def test_synthetic_benchmark_replays_identically(official, bench: Path, tmp_path
                 case = {"kind": "episode", "scenario": name, "record": raw, "answers": answers, "hint": False,
                         "reference": False, "random_seed": None, "resize": resize, "sizes": sizes}  # fmt: skip
                 cases.append(case)
-                episode = make_episode(record, resize=resize)
-                while not episode.done:
-                    answer = answers[episode.num_turns % len(answers)]
-                    if answer is None:
-                        episode.reject_view()
-                    else:
-                        episode.step(answer)
-                states.append([t.state for t in episode.turns])
+                states.append([t.state for t in play(case).turns])
             if name in ICL_SCENARIOS:
                 case = icl_case(name, raw, rng, sizes)
                 cases.append(case)
-                turns = in_context_example(
-                    record, case["hint"], case["cot"], case["resize"], case["reduce_icl_steps"],
-                    random.Random(case["random_seed"]),
-                )  # fmt: skip
-                states.append([t.state for t in turns])
+                states.append([t.state for t in example(case)])
     theirs = run_official(cases, python, source, tmp_path)
     compared = 0
     for case, expected, shown in zip(cases, theirs, states, strict=True):

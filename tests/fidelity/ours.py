@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from data.environment import TurnState, make_episode
-from data.icl import in_context_example
+from data.environment import Episode, TurnState, make_episode
+from data.icl import ExampleTurn, in_context_example
 from data.images import short_edge_size
 from data.records import parse_record
 from eval.open_ended import judge_reply, official_sample, open_question, read_verdict
@@ -35,7 +35,8 @@ def _turn(state: TurnState, answer: str, sizes: dict[str, list[int]]) -> dict[st
     }
 
 
-def run_episode(case: dict[str, Any]) -> dict[str, Any]:
+def play(case: dict[str, Any]) -> Episode:
+    """The case's episode, played with its answer script (None: the processor refuses that view)."""
     record = parse_record(case["scenario"], case["record"], "case")
     seed = case["random_seed"]
     episode = make_episode(
@@ -52,6 +53,23 @@ def run_episode(case: dict[str, Any]) -> dict[str, Any]:
             episode.reject_view()
         else:
             episode.step(answer)
+    return episode
+
+
+def example(case: dict[str, Any]) -> list[ExampleTurn]:
+    """The case's in-context example."""
+    return in_context_example(
+        parse_record(case["scenario"], case["record"], "case"),
+        hint=case["hint"],
+        cot=case["cot"],
+        resize=case["resize"],
+        reduce_steps=case["reduce_icl_steps"],
+        rng=random.Random(case["random_seed"]),
+    )
+
+
+def run_episode(case: dict[str, Any]) -> dict[str, Any]:
+    episode = play(case)
     return {
         "turns": [_turn(t.state, t.answer, case["sizes"]) for t in episode.turns],
         "num_turns": episode.num_turns,
@@ -62,16 +80,7 @@ def run_episode(case: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_icl(case: dict[str, Any]) -> list[dict[str, Any]]:
-    record = parse_record(case["scenario"], case["record"], "case")
-    turns = in_context_example(
-        record,
-        hint=case["hint"],
-        cot=case["cot"],
-        resize=case["resize"],
-        reduce_steps=case["reduce_icl_steps"],
-        rng=random.Random(case["random_seed"]),
-    )
-    return [_turn(t.state, t.answer, case["sizes"]) for t in turns]
+    return [_turn(t.state, t.answer, case["sizes"]) for t in example(case)]
 
 
 def run_open(case: dict[str, Any]) -> dict[str, Any]:
