@@ -27,7 +27,7 @@ import torch
 from tqdm import tqdm
 from transformers import set_seed
 
-from data.environment import make_episode
+from data.environment import REJECTED_IMAGE, make_episode
 from data.icl import ICL_SCENARIOS, ExampleTurn
 from data.policies import POLICIES
 from data.records import BenchmarkFormatError, Record, load_scenario, resolve_id_filter
@@ -235,8 +235,16 @@ def evaluate(
                         config.sampled,
                     )
                     episodes = [job.episode for job in pending]
+                    refused = {r.scenario for r in store.results.values() if r.end_reason == REJECTED_IMAGE}
                     run_open_episodes(
-                        episodes, generator, judge, config.data, config.hint, config.batch_size, record
+                        episodes,
+                        generator,
+                        judge,
+                        config.data,
+                        config.hint,
+                        config.batch_size,
+                        record,
+                        refused,
                     )
                 else:
                     pool = [r for scenario in config.scenarios for r in records[scenario]]

@@ -186,18 +186,20 @@ def run_open_episodes(
     hint: bool = False,
     batch_size: int = 32,
     on_result: Callable[[EpisodeResult], None] | None = None,
+    stopped: Iterable[str] = (),
 ) -> list[EpisodeResult]:
     """Answer each episode's first view freely, then judge the replies; both in batches, in order.
 
     When the model's processor refuses a view, the official loop leaves the scenario's record loop: that
     record and every later one of its scenario score 0 (they stay in the mean). Reproduced here (the
-    refused one ends as ``rejected_image``, the later ones as ``skipped_after_rejected_image``).
+    refused one ends as ``rejected_image``, the later ones as ``skipped_after_rejected_image``);
+    ``stopped`` names the scenarios a resumed run already stopped.
     """
     pending = list(episodes)
     if any(episode.hint for episode in pending):
         raise ValueError("open mode appends its own hint to the question: give it episodes without hint")
     results: list[EpisodeResult] = []
-    stopped: set[str] = set()
+    stopped = set(stopped)
 
     def emit(result: EpisodeResult) -> None:
         results.append(result)

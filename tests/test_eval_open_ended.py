@@ -163,3 +163,7 @@ def test_a_refused_view_stops_its_scenario_as_the_official_loop_does(bench: Path
     assert judged.correct_answers == ["Move the blocks", "Move the camera"] and judged.expected_verdicts == 2
     refused = by_key[("Realistic-Occlusion-Dataset", rod[1].id)]
     assert (refused.success, refused.num_turns, refused.judge) == (False, 0, None)
+    resumed = run_open_episodes(  # a resumed run knows which scenarios were stopped
+        [make_episode(r) for r in rod[2:4]], RefuseOnce(-1), Judge(), bench, stopped={rod[0].scenario}
+    )
+    assert [r.end_reason for r in resumed] == [SKIPPED_AFTER_REJECTION] * 2
