@@ -112,8 +112,7 @@ class EvalConfig:
             )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be positive, got {self.limit}")
-        if (self.cot or self.reduce_icl_steps) and not self.icl:
-            raise ValueError("--cot and --reduce-icl-steps shape the in-context examples: they need --icl")
+        self.modes  # noqa: B018 (checks that --cot and --reduce-icl-steps come with --icl)
         if self.mode == OPEN and self.icl:
             raise ValueError("--icl is a multiple-choice mode; --mode open is single-turn without examples")
         if self.oeg_sample not in OEG_SAMPLES or self.oeg_decoding not in OEG_DECODINGS:

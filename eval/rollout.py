@@ -73,7 +73,9 @@ class Modes:
 
     def __post_init__(self) -> None:
         if (self.cot or self.reduce_icl_steps) and not self.icl:
-            raise ValueError("cot and reduce_icl_steps shape the in-context examples: they need icl")
+            raise ValueError(
+                "chain of thought and reduced steps shape the in-context examples: they need icl"
+            )
 
 
 def in_context_examples(

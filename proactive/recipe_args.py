@@ -15,6 +15,7 @@ from trl import ModelConfig, TrlParser
 
 from data.builders import ANSWER_FORMATS, SFT_TURNS
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
+from eval.rollout import Modes
 
 DEFAULT_TRAIN_SCENARIOS = ["QuickDraw", "coco2014"]
 ID_FILTER_KEYWORDS = ("auto", "official", "none")
@@ -133,10 +134,10 @@ class ProactiveScriptArguments:
             )
         if self.sft_turns not in SFT_TURNS:
             raise RecipeConfigError(f"sft_turns {self.sft_turns!r}: expected one of {', '.join(SFT_TURNS)}")
-        if (self.eval_cot or self.eval_reduce_icl_steps) and not self.eval_icl:
-            raise RecipeConfigError(
-                "eval_cot and eval_reduce_icl_steps shape the in-context examples: set eval_icl"
-            )
+        try:
+            Modes(icl=self.eval_icl, cot=self.eval_cot, reduce_icl_steps=self.eval_reduce_icl_steps)
+        except ValueError as err:
+            raise RecipeConfigError(f"eval_cot / eval_reduce_icl_steps: {err}") from None
         if not 0.0 <= self.eval_fraction < 1.0:
             raise RecipeConfigError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.id_filter not in ID_FILTER_KEYWORDS and not Path(self.id_filter).is_file():
