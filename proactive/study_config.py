@@ -17,6 +17,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 import yaml
 
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
+from eval.store import SUMMARY_FILE
 
 METHODS = ("sft", "grpo")
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -104,7 +105,7 @@ class Study:
         return (
             self.adapter_dir(cell) / "train_results.json"
             if stage == "train"
-            else self.eval_dir(cell) / "summary.json"
+            else self.eval_dir(cell) / SUMMARY_FILE
         )
 
     def setting(self, method: str, key: str) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 from collections import Counter
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from data.environment import make_episode
+from data.icl import ICL_SCENARIOS, example_record, in_context_example
 from data.images import open_view
 from data.parsing import normalize_text
 from data.policies import abstain, oracle, random_category, run_policy
@@ -26,7 +28,7 @@ from data.records import (
     parse_record,
     scenario_path,
 )
-from data.scenarios import ACTION_KEYWORDS, SCENARIO_NAMES, Action, is_abstain
+from data.scenarios import ACTION_KEYWORDS, SCENARIO_NAMES, SCENARIOS, Action, is_abstain
 from data.stage import unfinished_marker
 from data.synth import generate_benchmark, reachable_views
 from data.synth.cli import main as synth_main
@@ -277,6 +279,26 @@ def test_scenario_specific_option_rules(generated):
         assert 3 <= line["granularity"] <= 5 and "{" not in line["image_template"]
 
 
+@pytest.mark.parametrize("scenario", ICL_SCENARIOS)
+def test_every_record_gives_an_in_context_example(bench, loaded, scenario):
+    """The official modes run offline: each ROD / MVP-N record's example (chain of thought, resized) opens
+    its images, asks while the object is hidden and then names it (MVP-N on the informative front view;
+    ROD, officially, after one move of the block, whatever that view shows)."""
+    records = loaded[scenario].records
+    for record in records:
+        turns = in_context_example(record, cot=True, resize=True, rng=random.Random(record.id))
+        assert [t.answer == record.answer for t in turns] == [False] * (len(turns) - 1) + [True]
+        assert not turns[0].state.informative
+        assert len(turns) == (2 if scenario == "Realistic-Occlusion-Dataset" else record.num_images)
+        assert turns[-1].state.informative or scenario == "Realistic-Occlusion-Dataset"
+        assert all(t.answer.startswith(SCENARIOS[scenario].cot_prompt) for t in turns[:-1])
+        size = SCENARIOS[scenario].icl_short_edge
+        assert all(
+            min(open_view(bench[0], t.state.image, None, t.state.short_edge).size) == size for t in turns
+        )
+        assert example_record(records, record).id != record.id
+
+
 def test_coco_crops_stay_inside_the_scene(loaded):
     for record in loaded["coco2014"].records:
         for _image, crop in reachable_views(record).values():
@@ -400,11 +422,10 @@ def test_refuses_a_foreign_folder_but_redoes_an_interrupted_run(tmp_path):
     with pytest.raises(FileExistsError, match="no synthetic.json"):
         generate_benchmark(tmp_path, 1)
     assert scenario_path(tmp_path, "QuickDraw").read_text(encoding="utf-8") == "{}\n"
-    (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).write_text(
-        "{}", encoding="utf-8"
-    )  # as a killed run leaves it
+    marker = tmp_path / unfinished_marker(SYNTHETIC_MARKER)
+    marker.write_text("{}", encoding="utf-8")  # as a killed run leaves it
     generate_benchmark(tmp_path, 1, size=32, scenarios=["qd"])
-    assert is_synthetic(tmp_path) and not (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).exists()
+    assert is_synthetic(tmp_path) and not marker.exists()
     assert len(load_scenario(tmp_path, "qd", check_images=True).records) == 1
 
 
