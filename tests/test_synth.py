@@ -280,7 +280,7 @@ def test_scenario_specific_option_rules(generated):
 
 
 @pytest.mark.parametrize("scenario", ICL_SCENARIOS)
-def test_every_record_gives_an_in_context_example(bench, loaded, scenario):
+def test_every_record_gives_an_in_context_example(generated, loaded, scenario):
     """The official modes run offline: each ROD / MVP-N record's example (chain of thought, resized) opens
     its images, asks while the object is hidden and then names it (MVP-N on the informative front view;
     ROD, officially, after one move of the block, whatever that view shows)."""
@@ -294,7 +294,7 @@ def test_every_record_gives_an_in_context_example(bench, loaded, scenario):
         assert all(t.answer.startswith(SCENARIOS[scenario].cot_prompt) for t in turns[:-1])
         size = SCENARIOS[scenario].icl_short_edge
         assert all(
-            min(open_view(bench[0], t.state.image, None, t.state.short_edge).size) == size for t in turns
+            min(open_view(generated[0], t.state.image, None, t.state.short_edge).size) == size for t in turns
         )
         assert example_record(records, record).id != record.id
 
