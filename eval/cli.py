@@ -35,7 +35,7 @@ from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
 from eval.backends import Generator, VLLMGenerator, load_hf_generator, load_text_generator
 from eval.metrics import summarize
 from eval.open_ended import official_sample, run_open_episodes
-from eval.report import write_run_report
+from eval.report import run_title, write_run_report
 from eval.results import MCQA, OPEN, REFERENCE, EpisodeKey, EpisodeResult, ResultFormatError
 from eval.rollout import (
     Agent,
@@ -255,10 +255,7 @@ def evaluate(
         results: list[EpisodeResult] = [store.results[_key(job)] for job in jobs]
     summary = summarize(results, seed=config.seed)
     summary["config"] = asdict(config)
-    title = f"ProactiveBench ({config.mode}): {config.model or config.policy}" + (
-        f" + {config.adapter}" if config.adapter else ""
-    )
-    write_run_report(summary, config.out, title)
+    write_run_report(summary, config.out, run_title(summary["config"]))
     return summary
 
 
