@@ -63,14 +63,16 @@ SYNTHETIC_DATASET = "synthetic-proactivebench"  # generated offline (proactive s
 CARD_METRICS = ("acc", "psr")  # the metrics the card's metadata lists per scenario
 CARD_TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}"
 PUSH_FAILED = 3
-RELEASE_MARK = ".proactive-release"  # an earlier `proactive release` wrote this folder (--force may replace it)
+RELEASE_MARK = ".proactive-release"  # this folder is an earlier release (--force may replace it)
 # Config keys whose values are local files or folders: a release shows only their last component.
 LOCAL_PATH_KEYS = frozenset(
     {"benchmark_dir", "output_dir", "logging_dir", "data", "out", "id_filter", "resume_from_checkpoint"}
     | {"resumed_from_checkpoint", "deepspeed"}
 )
 # Config keys naming a model: kept when a Hub id, reduced like a local path when a local folder.
-MODEL_PATH_KEYS = frozenset({"model_name_or_path", "model", "adapter", "judge_model", "base_model_name_or_path"})
+MODEL_PATH_KEYS = frozenset(
+    {"model_name_or_path", "model", "adapter", "judge_model", "base_model_name_or_path"}
+)
 
 # Hyperparameters shown in the card, in this order, when the run recorded them.
 TRAINING_KEYS = (
@@ -636,7 +638,9 @@ def release(
     save_processor(run, local_base, out)
     plots = {ev.label: copy_eval_run(ev, out, names) for ev in evals}
     if merge:
-        merge_adapter(local_base, run.adapter_dir, out / MERGED_DIR, out, run.model_args.get("dtype") or "auto")
+        merge_adapter(
+            local_base, run.adapter_dir, out / MERGED_DIR, out, run.model_args.get("dtype") or "auto"
+        )
     card = model_card(run, base, license_, evals, plots, repo, merge)
     card.save(out / "README.md")
     return out
@@ -652,7 +656,10 @@ def push(folder: Path, repo_id: str, private: bool = False) -> str:
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True)
         api.upload_folder(
-            repo_id=repo_id, folder_path=folder, commit_message="proactive release", ignore_patterns=[RELEASE_MARK]
+            repo_id=repo_id,
+            folder_path=folder,
+            commit_message="proactive release",
+            ignore_patterns=[RELEASE_MARK],
         )
     except Exception as err:  # any network, auth or server failure becomes one line for the user
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""

@@ -265,9 +265,9 @@ def test_out_never_reaches_into_the_inputs(
         runs / "eval": "is",
         runs / "eval" / "release": "lies inside",
     }
+    inputs = [str(runs / "adapter"), "--eval", str(runs / "eval"), "--base-model", BASE_ID, "--force"]
     for out, where in cases.items():
-        argv = [str(runs / "adapter"), "--out", str(out), "--eval", str(runs / "eval"), "--base-model", BASE_ID]
-        assert main([*argv, "--force"]) == 2
+        assert main([*inputs, "--out", str(out)]) == 2
         assert f"--out {where} the input folder" in one_error(capsys)
         assert tree(runs) == before
     bench = Path(json.loads((eval_run / "config.json").read_text())["data"])
