@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import UnionType
@@ -18,10 +19,17 @@ import yaml
 
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
 from eval.store import SUMMARY_FILE
+from reward import PRESETS
 
 METHODS = ("sft", "grpo")
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_LOG, EVAL_LOG = "train.log", "eval.log"
+
+# What may reach a file name or a generated shell script unquoted: names of files and folders (the study,
+# its splits), environment variables and recipe flags. Values are always quoted (shlex).
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+FILE_NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit (it names files)"
 
 # Flags a study sets per cell; overriding them in train_overrides would break the study's bookkeeping.
 CELL_FLAGS = ("train_scenarios", "held_out_scenarios", "reward_preset", "seed", "output_dir")
@@ -330,13 +338,30 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
         raise check.fail("accelerate_config", f"{study_file.accelerate_config!r}: no such file")
     splits = {}
     for split, names in study_file.splits.items():
+        if not FILE_NAME.fullmatch(split):
+            raise check.fail(f"splits.{split}", f"a split name may hold only {FILE_NAME_RULE}")
         splits[split] = check.scenarios(f"splits.{split}", names)
         if len(splits[split]) == len(SCENARIO_NAMES):
             raise check.fail(f"splits.{split}", "trains on all seven scenarios; a split must hold one out")
     for key in ("reward_presets", "seeds"):
         if not getattr(study_file, key):
             raise check.fail(key, "expected a non-empty list")
+    for preset in study_file.reward_presets:
+        if preset not in PRESETS:
+            raise check.fail(
+                "reward_presets", f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}"
+            )
+    for key, value in study_file.env.items():
+        if not VARIABLE_NAME.fullmatch(key):
+            raise check.fail(
+                f"env.{key}",
+                "not an environment variable name (letters, digits and '_', not starting with a digit)",
+            )
+        if "\0" in str(value):
+            raise check.fail(f"env.{key}", "a value cannot hold a NUL character")
     for key, value in study_file.train_overrides.items():
+        if not VARIABLE_NAME.fullmatch(key):
+            raise check.fail(f"train_overrides.{key}", "not a recipe argument name (letters, digits and '_')")
         if key in CELL_FLAGS:
             raise check.fail(f"train_overrides.{key}", "set by the study for each cell; remove it")
         if value is None:
@@ -352,6 +377,8 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
     if evaluation.limit is not None and evaluation.limit < 1:
         raise check.fail("eval.limit", f"expected a positive integer, got {evaluation.limit!r}")
     name = study_file.name or path.stem
+    if not FILE_NAME.fullmatch(name):
+        raise check.fail("name", f"{name!r}: a study name may hold only {FILE_NAME_RULE}")
     study = Study(
         path=path,
         name=name,
