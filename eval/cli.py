@@ -29,6 +29,7 @@ from transformers import set_seed
 
 from data.environment import REJECTED_IMAGE, make_episode
 from data.icl import ICL_SCENARIOS, ExampleTurn
+from data.outdir import OutputFolder
 from data.policies import POLICIES
 from data.records import BenchmarkFormatError, Record, load_scenario, resolve_id_filter
 from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
@@ -292,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--adapter", help="PEFT LoRA folder applied on top of --model")
     parser.add_argument("--data", required=True, help="benchmark folder (<Name>_preprocessed.jsonl + images)")
-    parser.add_argument("--out", required=True, help="run folder (resumed if it exists)")
+    parser.add_argument("--out", required=True, action=OutputFolder, help="run folder (resumed if it exists)")
     parser.add_argument(
         "--scenarios", nargs="+", default=list(SCENARIO_NAMES), help="names or acronyms (default: all seven)"
     )

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from data.outdir import OutputFolder
 from eval.paper import paper_rows
 from eval.report import comparison_markdown, metrics_of, plot_bars, scenario_columns, write_matrix
 from eval.store import EPISODES_FILE, read_summary
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="proactive report", description="Put several evaluation runs side by side."
     )
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, action=OutputFolder)
     parser.add_argument("--labels", nargs="+", help="one label per run (default: the folder names)")
     parser.add_argument(
         "--metrics",

@@ -11,18 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from trl import ModelConfig, TrlParser
+from trl import ModelConfig
 
 from data.builders import ANSWER_FORMATS, SFT_TURNS
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
 from eval.rollout import Modes
+from proactive.recipe_checks import CheckedParser, RecipeConfigError
+from proactive.yaml_types import key_lines
 
 DEFAULT_TRAIN_SCENARIOS = ["QuickDraw", "coco2014"]
 ID_FILTER_KEYWORDS = ("auto", "official", "none")
-
-
-class RecipeConfigError(ValueError):
-    """A recipe configuration that cannot be used; the message names the file and key."""
 
 
 @dataclass
@@ -163,7 +161,7 @@ def check_config_keys(path: str, dataclass_types: tuple[type, ...]) -> None:
     text = config_file.read_text(encoding="utf-8")
     try:
         config = yaml.safe_load(text)
-        lines = {node.value: node.start_mark.line + 1 for node, _ in getattr(yaml.compose(text), "value", [])}
+        lines = key_lines(text)
     except yaml.YAMLError as err:
         raise RecipeConfigError(f"{path}: invalid YAML: {err}") from None
     if not isinstance(config, dict):
@@ -192,7 +190,7 @@ def parse_recipe_args(
     path = _config_path(argv)
     if path is not None:
         check_config_keys(path, dataclass_types)
-    parser = TrlParser(dataclass_types)
+    parser = CheckedParser(dataclass_types, path)
     try:
         script_args, training_args, model_args = parser.parse_args_and_config(argv)
     except RecipeConfigError:

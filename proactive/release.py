@@ -49,6 +49,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from data.markdown import markdown_table
+from data.outdir import OutputFolder
 from data.records import is_synthetic
 from eval.store import CONFIG_FILE, EPISODES_FILE, SUMMARY_FILE, read_summary
 from proactive.merge import merge_adapter
@@ -676,7 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("adapter_dir", help="a recipe's output_dir holding a LoRA adapter")
-    parser.add_argument("--out", required=True, help="release folder to write")
+    parser.add_argument("--out", required=True, action=OutputFolder, help="release folder to write")
     parser.add_argument(
         "--merge", action="store_true", help=f"also write merged full weights to OUT/{MERGED_DIR}"
     )

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from data.outdir import OutputFolder, OutputFolderError, check_output_folder
 from data.stage import pin_inputs
 from proactive.study_config import EVAL_LOG, TRAIN_LOG, Cell, Study, StudyConfigError, load_study
 from proactive.study_report import read_cell_result, write_study_report
@@ -251,11 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", required=True, help="study YAML (recipes/studies/*.yaml)")
-    parser.add_argument("--out", help="study folder (default: the file's `out`)")
+    parser.add_argument("--out", action=OutputFolder, help="study folder (default: the file's `out`)")
     parser.add_argument("--only", nargs="+", metavar="CELL", help="run only these cells (or splits)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    group.add_argument("--emit-jobs", metavar="DIR", type=Path, help="write one shell script per cell to DIR")
+    group.add_argument(
+        "--emit-jobs",
+        metavar="DIR",
+        type=Path,
+        action=OutputFolder,
+        help="write one shell script per cell to DIR",
+    )
     return parser
 
 
@@ -270,9 +277,10 @@ def main(argv: list[str] | None = None) -> int:
             written = emit_jobs(study, args.only, args.emit_jobs)
             print(f"{args.emit_jobs}: {len(written)} scripts and cells.txt")
             return 0
+        check_output_folder(study.out)
         began = time.perf_counter()
         statuses = run_study(study, args.only)
-    except (StudyConfigError, RuntimeError) as err:
+    except (StudyConfigError, OutputFolderError, RuntimeError) as err:
         print(f"proactive study: {err}", file=sys.stderr)
         return 2
     failed = [s for s in statuses if s.status == FAILED]

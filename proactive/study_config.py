@@ -12,13 +12,13 @@ import json
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_type_hints
 
 import yaml
 
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
 from eval.store import SUMMARY_FILE
+from proactive.yaml_types import fits, key_lines
 from reward import PRESETS
 
 METHODS = ("sft", "grpo")
@@ -233,7 +233,7 @@ class _Checker:
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
-        self.lines = _key_lines(text)
+        self.lines = key_lines(text)
 
     def fail(self, key: str, message: str) -> StudyConfigError:
         line = self.lines.get(key) or self.lines.get(key.rsplit(".", 1)[0])
@@ -253,7 +253,7 @@ class _Checker:
             raise self.fail(f"{prefix}{key}", f"unknown key{hint}") from None
         hints = get_type_hints(cls)
         for name in raw:
-            if not _fits(raw[name], hints[name]):
+            if not fits(raw[name], hints[name]):
                 expected = cls.__annotations__[name]  # as written, e.g. "list[str] | None"
                 raise self.fail(f"{prefix}{name}", f"expected {expected}, got {raw[name]!r}")
         return parsed
@@ -269,38 +269,6 @@ class _Checker:
         if len(set(resolved)) != len(resolved):
             raise self.fail(key, f"a scenario is listed twice: {names}")
         return [s for s in SCENARIO_NAMES if s in resolved]
-
-
-def _key_lines(text: str) -> dict[str, int]:
-    """The line of every key of a YAML text, nested keys dotted (``eval.limit``)."""
-    lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node | None, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                lines[f"{prefix}{key.value}"] = key.start_mark.line + 1
-                walk(value, f"{prefix}{key.value}.")
-
-    walk(yaml.compose(text), "")
-    return lines
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a YAML value has the declared type (``int`` is not ``bool``; ``float`` takes ints)."""
-    origin, args = get_origin(hint), get_args(hint)
-    if hint is Any:
-        return True
-    if origin in (Union, UnionType):
-        return any(_fits(value, arg) for arg in args)
-    if origin is list:
-        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            _fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items()
-        )
-    if hint in (int, float):
-        return isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
-    return isinstance(value, hint)
 
 
 def _read_yaml(path: Path, what: str) -> tuple[dict[str, Any], str]:

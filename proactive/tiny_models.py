@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from transformers import GenerationConfig
 
+from data.outdir import OutputFolder
 from data.stage import Stage
 from proactive.tiny.archs import ARCHS, TinyArch, TinySize
 from proactive.tiny.corpus import corpus_digest
@@ -176,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     title, _, details = __doc__.split("\n\n", 2)
     parser = argparse.ArgumentParser(prog="proactive tiny-model", description=title, epilog=details)
     parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
-    parser.add_argument("--out", required=True, type=Path, help="folder to write the model to")
+    parser.add_argument(
+        "--out", required=True, type=Path, action=OutputFolder, help="folder to write the model to"
+    )
     parser.add_argument("--tokenizer", default="bpe", choices=TOKENIZER_KINDS)
     parser.add_argument("--image-size", type=int, default=56)
     parser.add_argument("--seed", type=int, default=0)

@@ -6,6 +6,7 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from trl import ModelConfig, get_peft_config, get_quantization_config
 from data.records import BenchmarkFormatError, Record, load_benchmark, resolve_id_filter
 from data.splits import split_by_scenario, split_episodes
 from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError, parse_recipe_args
+from proactive.recipe_checks import check_before_loading
 
 logger = logging.getLogger(__name__)
 
@@ -387,9 +389,12 @@ def run_recipe(
 ) -> int:
     """A recipe's ``main``: parse its arguments, build its trainer, train and save; exit 2 on a user error."""
     try:
-        trainer, run = build_trainer(*parse_recipe_args(config_class, argv))
+        script_args, training_args, model_args = parse_recipe_args(config_class, argv)
+        check_before_loading(script_args, training_args)
+        trainer, run = build_trainer(script_args, training_args, model_args)
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        if os.environ.get("LOCAL_RANK", "0") == "0":  # once per machine under a multi-process launch
+            print(f"error: {err}", file=sys.stderr)
         return 2
     train_and_save(trainer, run)
     return 0
