@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import save_file
+from test_recipes import SFT, TINY
 from trl import GRPOConfig, ModelConfig, SFTConfig, TrlParser
 
 from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError, parse_recipe_args
 from proactive.recipe_checks import RANGES, check_checkpoint
-from test_recipes import SFT, TINY
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {"sft": SFTConfig, "grpo": GRPOConfig}
