@@ -246,3 +246,20 @@ def test_accelerate_launch_quiet_shows_the_one_line(tmp_path: Path) -> None:
         "error: --max_steps: -3 is out of range, expected -1 (train for num_train_epochs) or at least 1"
     ]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_multi_process_launch_prints_the_line_once(tmp_path: Path) -> None:
+    """Two processes (torchrun under accelerate): the line is printed once per machine, first; what follows
+    is torch.distributed's failure report and accelerate's traceback, which -q does not silence there."""
+    command = [sys.executable, "-m", "accelerate.commands.launch", "-q", "--multi_gpu", "--num_processes"]
+    command += ["2", "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    command += [str(REPO / "recipes" / "sft.py"), *tiny("sft"), "--max_steps", "-3"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    ours = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+    assert done.returncode != 0 and ours == [
+        "error: --max_steps: -3 is out of range, expected -1 (train for num_train_epochs) or at least 1"
+    ]
+    first = done.stderr.index(ours[0])
+    assert "Traceback" not in done.stderr[:first]
