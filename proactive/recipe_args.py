@@ -14,10 +14,14 @@ import yaml
 from trl import ModelConfig, TrlParser
 
 from data.builders import ANSWER_FORMATS, SFT_TURNS
+from data.official_train import OFFICIAL_TRAIN_REPO
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
 
 DEFAULT_TRAIN_SCENARIOS = ["QuickDraw", "coco2014"]
 ID_FILTER_KEYWORDS = ("auto", "official", "none")
+BENCHMARK = "benchmark"
+OFFICIAL_TRAIN = "official_train"
+TRAIN_SOURCES = (BENCHMARK, OFFICIAL_TRAIN)
 
 
 class RecipeConfigError(ValueError):
@@ -42,6 +46,21 @@ class ProactiveScriptArguments:
     synthetic_image_size: int = field(
         default=112, metadata={"help": "Image side of the synthetic benchmark."}
     )
+    train_source: str = field(
+        default=BENCHMARK,
+        metadata={
+            "help": "benchmark: single-turn rows from benchmark_dir's episodes of train_scenarios, minus "
+            "eval_fraction of them | official_train: the paper's GRPO train split (train_data; QuickDraw + "
+            "coco2014 rows, GRPO only), every benchmark episode then evaluated."
+        },
+    )
+    train_data: str = field(
+        default=OFFICIAL_TRAIN_REPO,
+        metadata={
+            "help": "official_train: hub dataset id (split train), folder of parquet files (data/train-*.parquet) "
+            "or save_to_disk folder."
+        },
+    )
     train_scenarios: list[str] = field(
         default_factory=lambda: list(DEFAULT_TRAIN_SCENARIOS),
         metadata={"help": "Scenarios to train on (names or acronyms)."},
@@ -58,7 +77,11 @@ class ProactiveScriptArguments:
         default=0.25, metadata={"help": "Threshold of a filter recomputed from a correctness file."}
     )
     eval_fraction: float = field(
-        default=0.2, metadata={"help": "Fraction of the train scenarios' episodes held out for evaluation."}
+        default=0.2,
+        metadata={
+            "help": "Fraction of the train scenarios' episodes held out for evaluation (train_source benchmark; "
+            "with official_train every episode is held out)."
+        },
     )
     split_seed: int = field(default=0, metadata={"help": "Seed of the episode split and of row sampling."})
     tiny_model_arch: str | None = field(
@@ -110,6 +133,17 @@ class ProactiveScriptArguments:
             self.held_out_scenarios = [resolve_scenario(s) for s in self.held_out_scenarios]
         except ValueError as err:
             raise RecipeConfigError(f"train_scenarios / held_out_scenarios: {err}") from None
+        if self.train_source not in TRAIN_SOURCES:
+            raise RecipeConfigError(
+                f"train_source {self.train_source!r}: expected one of {', '.join(TRAIN_SOURCES)}"
+            )
+        if self.train_source == OFFICIAL_TRAIN and sorted(self.train_scenarios) != sorted(
+            DEFAULT_TRAIN_SCENARIOS
+        ):
+            raise RecipeConfigError(
+                f"train_source official_train holds {' and '.join(DEFAULT_TRAIN_SCENARIOS)} rows only; "
+                f"train_scenarios {self.train_scenarios} needs train_source: benchmark"
+            )
         both = sorted(set(self.train_scenarios) & set(self.held_out_scenarios))
         if both:
             raise RecipeConfigError(f"train_scenarios and held_out_scenarios share {', '.join(both)}")

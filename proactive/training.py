@@ -30,9 +30,16 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
+from data.builders import build_grpo_dataset
+from data.official_train import OfficialTrainError, load_official_train
 from data.records import BenchmarkFormatError, Record, load_benchmark, resolve_id_filter
 from data.splits import split_by_scenario, split_episodes
-from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError, parse_recipe_args
+from proactive.recipe_args import (
+    OFFICIAL_TRAIN,
+    ProactiveScriptArguments,
+    RecipeConfigError,
+    parse_recipe_args,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +74,7 @@ class RecipeInputError(FileNotFoundError):
 
 
 # Errors caused by the configuration or the data, reported as one line rather than a traceback.
-USER_ERRORS = (RecipeConfigError, BenchmarkFormatError, FileNotFoundError)
+USER_ERRORS = (RecipeConfigError, BenchmarkFormatError, OfficialTrainError, FileNotFoundError)
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -137,6 +144,8 @@ def load_recipe_records(script_args: ProactiveScriptArguments) -> RecipeRecords:
     train_scenarios, held_out = split_by_scenario(
         benchmark, script_args.train_scenarios, script_args.held_out_scenarios
     )
+    if script_args.train_source == OFFICIAL_TRAIN:  # trained on the train split: every test episode is unseen
+        return RecipeRecords(folder, [], train_scenarios, held_out)
     train, eval_episodes = split_episodes(train_scenarios, script_args.eval_fraction, script_args.split_seed)
     if not train:
         raise RecipeInputError(f"{folder}: no training episodes in {', '.join(script_args.train_scenarios)}")
@@ -319,9 +328,27 @@ class RecipeRun:
     model: PreTrainedModel
     processor: ProcessorMixin
     peft_config: PeftConfig | None
+    train_data: dict[str, Any] = dataclasses.field(default_factory=dict)  # recorded in resolved_config.yaml
 
     def limit(self, dataset: Dataset) -> Dataset:
         return limit_rows(dataset, self.script_args.max_train_samples, self.script_args.split_seed)
+
+
+def grpo_rows(run: RecipeRun) -> Dataset:
+    """The single-turn GRPO rows of ``train_source``: the paper's train split, or the benchmark's reachable states.
+
+    What they came from (source, row count, content hash, the encodings the split was read in) goes to
+    ``run.train_data`` and from there to resolved_config.yaml.
+    """
+    script_args = run.script_args
+    if script_args.train_source != OFFICIAL_TRAIN:
+        run.train_data = {"train_source": script_args.train_source}
+        return build_grpo_dataset(run.records.train, run.records.benchmark_dir)
+    with run.training_args.main_process_first(desc="loading the official train split"):
+        split = load_official_train(script_args.train_data)
+    logger.info("official train split: %s", split.provenance)
+    run.train_data = {"train_source": OFFICIAL_TRAIN, "official_train": split.provenance}
+    return split.rows
 
 
 def prepare_run(
@@ -350,7 +377,12 @@ def train_and_save(trainer: Trainer, run: RecipeRun) -> dict[str, Any]:
     checkpoint = resume_checkpoint(args.resume_from_checkpoint, args.output_dir)
     result = trainer.train(resume_from_checkpoint=checkpoint)
     metrics = {**result.metrics, "train_samples": len(train_dataset)}
-    data = {**run.records.summary(), "train_rows": len(train_dataset), "resumed_from_checkpoint": checkpoint}
+    data = {
+        **run.records.summary(),
+        **run.train_data,
+        "train_rows": len(train_dataset),
+        "resumed_from_checkpoint": checkpoint,
+    }
     config = resolved_config(run.script_args, args, run.model_args, data, distributed_setup(trainer))
     save_outputs(trainer, metrics, config)
     if run.script_args.eval_after_training and trainer.is_world_process_zero():

@@ -3,7 +3,8 @@
 usage: accelerate launch recipes/grpo.py --config recipes/tiny/grpo.yaml [--<argument> <value> ...]
    or: python recipes/grpo.py --config recipes/tiny/grpo.yaml [--<argument> <value> ...]
 
-One single-turn row per reachable state of the train scenarios' episodes (held-out episodes and
+Single-turn rows (``train_source``): the paper's GRPO train split (``official_train``, read from ``train_data``),
+or one row per reachable state of the benchmark's train-scenario episodes (``benchmark``; held-out episodes and
 scenarios excluded), rewarded by ``reward.build_reward_funcs(reward_preset, **reward_kwargs)``.
 Arguments: ``ProactiveScriptArguments`` (proactive/recipe_args.py), ``trl.GRPOConfig``, ``trl.ModelConfig``.
 """
@@ -14,9 +15,8 @@ import sys
 
 from trl import GRPOConfig, GRPOTrainer, ModelConfig
 
-from data.builders import build_grpo_dataset
 from proactive.recipe_args import ProactiveScriptArguments
-from proactive.training import RecipeRun, prepare_run, run_recipe
+from proactive.training import RecipeRun, grpo_rows, prepare_run, run_recipe
 from reward import build_reward_funcs
 
 VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
@@ -39,7 +39,7 @@ def build_trainer(
     run = prepare_run(script_args, training_args, model_args)
     suppress_vision_tokens(training_args, run.model.config)
     run.processor.tokenizer.padding_side = "left"  # as TRL loads it: the prompts' per-token fields align left
-    train_dataset = run.limit(build_grpo_dataset(run.records.train, run.records.benchmark_dir))
+    train_dataset = run.limit(grpo_rows(run))
     trainer = GRPOTrainer(
         model=run.model,
         reward_funcs=build_reward_funcs(script_args.reward_preset, **script_args.reward_kwargs),

@@ -19,7 +19,7 @@ import sys
 from trl import ModelConfig, SFTConfig, SFTTrainer
 
 from data.builders import build_sft_dataset, to_prompt_completion
-from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError
+from proactive.recipe_args import BENCHMARK, ProactiveScriptArguments, RecipeConfigError
 from proactive.training import RecipeRun, prepare_run, run_recipe
 
 
@@ -39,6 +39,12 @@ def build_trainer(
 ) -> tuple[SFTTrainer, RecipeRun]:
     """The SFT trainer on the oracle's conversations, ready to train."""
     check_vision_sft(training_args)
+    if script_args.train_source != BENCHMARK:
+        raise RecipeConfigError(
+            f"train_source {script_args.train_source}: SFT imitates the oracle, which asks on uninformative views "
+            "and answers on informative ones; the official train split does not say which views are informative. "
+            "Use train_source: benchmark."
+        )
     run = prepare_run(script_args, training_args, model_args)
     dataset = build_sft_dataset(
         run.records.train,
