@@ -281,6 +281,21 @@ def test_paper_recipes_match_the_paper_setup(path, processes, per_device, accumu
     assert f"--num_processes {processes}" in header(REPO / path)
 
 
+# The paper's models: their GRPO recipes train on the paper's train split (the others on the benchmark).
+PAPER_GRPO = {"recipes/qwen2.5-vl-3b/grpo.yaml", "recipes/llava-next-mistral-7b/grpo.yaml"}
+PAPER_GRPO |= {"recipes/llava-next-mistral-7b/grpo_qlora.yaml"}
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=rel)
+def test_paper_grpo_recipes_train_on_the_official_train_split(path):
+    script, _, _ = parsed(path)
+    if rel(path) in PAPER_GRPO:
+        assert (script.train_source, script.train_data) == ("official_train", "tdemin16/ProactiveBench")
+        assert "eval_fraction" not in yaml.safe_load(path.read_text())  # every test episode is evaluated
+    else:
+        assert script.train_source == "benchmark"
+
+
 @pytest.mark.parametrize("path", RECIPES, ids=rel)
 def test_lora_reaches_the_language_model_only(path):
     _, _, model = parsed(path)
