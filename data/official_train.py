@@ -472,12 +472,16 @@ def map_train_split(dataset: Dataset, source: str) -> OfficialTrain:
     columns = {name: [row[name] for row in rows] for name in rows[0]}
     encodings = mapper.finish(columns["answer"], columns["accepted_categories"])
     table = _grpo_table(columns, _image_chunks(where, dataset))
-    grpo = Dataset(InMemoryTable(table), info=DatasetInfo(features=GRPO_FEATURES))
+    digest = content_sha256(dataset)
+    # An explicit fingerprint: datasets would otherwise hash the whole in-memory table, images included.
+    grpo = Dataset(
+        InMemoryTable(table), info=DatasetInfo(features=GRPO_FEATURES), fingerprint=f"grpo-{digest[:40]}"
+    )
     counts = Counter(scenario or "unknown" for scenario in columns["scenario"])
     provenance = {
         "source": source,
         "rows": len(grpo),
-        "content_sha256": content_sha256(dataset),
+        "content_sha256": digest,
         "encodings": encodings,
         "scenarios": dict(sorted(counts.items())),
         "rows_with_hint": mapper.hints,
@@ -506,21 +510,31 @@ def _record_batches(dataset: Dataset) -> Iterator[pa.RecordBatch]:
 
 
 def content_sha256(dataset: Dataset) -> str:
-    """sha256 of every row, in order: its non-image columns as canonical JSON, then its images' bytes (or path).
+    """sha256 over every row in order: its non-image columns as canonical JSON, its images' count, paths and sizes,
+    and the images' bytes (hashed from Arrow's buffers, not copied).
 
-    Independent of how the split was stored (hub, parquet, save_to_disk); reads one record batch at a time.
+    Independent of how the split is stored (hub, parquet, save_to_disk) and of its record batches.
     """
-    digest = hashlib.sha256()
+    streams = {name: hashlib.sha256() for name in ("rows", "counts", "paths", "sizes", "bytes")}
     count = 0
     for batch in _record_batches(dataset):
-        for row in batch.to_pylist():
-            images = row.pop(IMAGE_COLUMN, None) or []
-            digest.update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode())
-            for image in images:
-                digest.update(image["bytes"] if image["bytes"] is not None else image["path"].encode())
-            count += 1
+        names = [n for n in batch.schema.names if n != IMAGE_COLUMN]
+        for row in pa.Table.from_batches([batch]).select(names).to_pylist():
+            streams["rows"].update(json.dumps(row, sort_keys=True, ensure_ascii=False).encode() + b"\n")
+        images = batch.column(IMAGE_COLUMN)
+        image_bytes, paths = images.flatten().flatten()
+        for name, values in (
+            ("counts", pc.list_value_length(images)),
+            ("paths", paths),
+            ("sizes", pc.binary_length(image_bytes)),
+        ):
+            streams[name].update("".join(f"{json.dumps(v)}\n" for v in values.to_pylist()).encode())
+        for value in image_bytes:
+            if value.is_valid:
+                streams["bytes"].update(value.as_buffer())
+        count += batch.num_rows
     if count != len(dataset):
         raise RuntimeError(
             f"content hash read {count} rows from the Arrow files of a dataset of {len(dataset)}"
         )
-    return digest.hexdigest()
+    return hashlib.sha256(b"".join(stream.digest() for stream in streams.values())).hexdigest()
