@@ -31,7 +31,8 @@ from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
 from data.builders import build_grpo_dataset
-from data.official_train import OfficialTrainError, load_official_train
+from data.official_rows import OfficialTrainError
+from data.official_train import load_official_train
 from data.records import BenchmarkFormatError, Record, load_benchmark, resolve_id_filter
 from data.splits import split_by_scenario, split_episodes
 from proactive.recipe_args import (

@@ -19,11 +19,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from data.builders import GRPO_FEATURES, build_grpo_dataset
+from data.official_rows import ENCODINGS, OfficialTrainError, action_scenario
 from data.official_train import (
     CARD_FEATURES,
-    ENCODINGS,
-    OfficialTrainError,
-    action_scenario,
     content_sha256,
     load_official_train,
     map_train_split,

@@ -2,7 +2,7 @@
 synthetic episodes: the tests, the timing script and the GPU check read them as the paper's train split.
 
 One row per reachable single-turn state (as :func:`data.builders.build_grpo_dataset`), written in any of the
-plausible encodings of the card's unknowns (:data:`data.official_train.ENCODINGS`). The columns the card does
+plausible encodings of the card's unknowns (:data:`data.official_rows.ENCODINGS`). The columns the card does
 not explain (``qwen_conf``, ``llava_conf``, ``*_delta``) hold placeholders.
 """
 
@@ -17,7 +17,8 @@ from datasets import Dataset
 
 from data.environment import TurnState, reachable_states
 from data.images import open_view
-from data.official_train import CARD_FEATURES, ENCODINGS
+from data.official_rows import ENCODINGS
+from data.official_train import CARD_FEATURES
 from data.prompts import user_message
 from data.records import Record
 
