@@ -9,9 +9,10 @@ while the prompt runs through the model, one decoder layer's activations at a ti
 
 plus the last position's logits in float32 (twice the vocabulary x 4 bytes). For Qwen2.5-VL-3B in bf16 that is
 239 kB per token, 56 MB for a 230-token sequence; on one H200 its eval at batch 32 on the synthetic benchmark
-peaked 1.4 GiB above the weights, 47 MB per sequence (docs/gpu.md). The batch is the largest whose sequences fit in ``MEMORY_SHARE`` of the
-memory free once the model is loaded, at most ``MAX_AUTO_BATCH``; the live episodes follow the batch
-(``--max-live`` defaults to it). A batch that still runs out of memory is halved (eval/backends.py).
+peaked 1.4 GiB above the weights, 47 MB per sequence (docs/gpu.md). The batch is the largest whose sequences
+fit in ``MEMORY_SHARE`` of the memory free once the model is loaded, at most ``MAX_AUTO_BATCH``; the live
+episodes follow the batch (``--max-live`` defaults to it). A batch that still runs out of memory is halved
+(eval/backends.py).
 """
 
 from __future__ import annotations
