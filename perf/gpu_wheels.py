@@ -52,17 +52,8 @@ BUDGET_MIB = 60  # the device tool carries 64 MiB with the working tree
 
 
 def download(dest: Path) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary=:all:",
-        "--python-version",
-        "3.12",
-    ]
-    command += ["--implementation", "cp", "-d", str(dest), *WHEELS]
+    pip = "-m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp".split()
+    command = [sys.executable, *pip, "-d", str(dest), *WHEELS]
     for platform in PLATFORMS:
         command += ["--platform", platform]
     subprocess.run(command, check=True)
