@@ -84,7 +84,7 @@ class Plan:
 
     real: bool
     tokenizer: str  # "qwen": the real vocabulary; "bpe": a small one (fast on CPU)
-    image_size: int  # synthetic benchmark images (COCO scenes are twice as large)
+    image_size: int  # synthetic benchmark images (COCO scenes are twice as large, shown as crops)
     per_scenario: int  # synthetic records per scenario
     grpo_steps: int
     grpo_accumulation: int  # x per-device 8 completions per optimizer step
@@ -96,7 +96,7 @@ class Plan:
 
 
 PLANS = {
-    "real": Plan(True, "qwen", 224, 20, 3, 16, 2, 4, 2, 320, 0),
+    "real": Plan(True, "qwen", 448, 20, 3, 16, 2, 4, 2, 320, 0),
     "tiny": Plan(False, "bpe", 56, 3, 1, 1, 1, 1, 1, 16, 24),
 }
 
@@ -139,7 +139,7 @@ def build_twin(name: str, folder: Path, plan: Plan, device: str) -> dict[str, An
     processor.save_pretrained(folder)
     parameters = sum(p.numel() for p in model.parameters())
     del model
-    free_memory()
+    release_memory()
     return {
         "parameters": parameters,
         "init_seconds": round(built, 1),
@@ -153,7 +153,7 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def free_memory() -> None:
+def release_memory() -> None:
     gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -239,7 +239,7 @@ class Run:
         if not self.plan.real:  # toy sizes on CPU
             argv += ["--use_cpu", "true", "--bf16", "false", "--dtype", "float32"]
         args = parse_recipe_args(GRPOConfig if recipe == "grpo" else SFTConfig, argv)
-        free_memory()
+        release_memory()
         start = time.perf_counter()
         trainer, run = module.build_trainer(*args)
         loaded = time.perf_counter() - start
@@ -261,7 +261,7 @@ class Run:
             ],
         }
         del trainer, run
-        free_memory()
+        release_memory()
         return figures
 
 
@@ -302,7 +302,7 @@ def _episodes(jobs: list[Job], count: int) -> list[Job]:
 
 
 def _timed_episodes(jobs: list[Job], agent: ModelAgent, batch: int) -> dict[str, Any]:
-    free_memory()
+    release_memory()
     start = time.perf_counter()
     results = run_episodes(jobs, agent, batch)
     seconds = time.perf_counter() - start
@@ -326,7 +326,7 @@ def eval_3b(run: Run) -> dict[str, Any]:
     jobs = select_episodes(config)
     run_episodes(_episodes(jobs, DEFAULT_BATCH), agent, DEFAULT_BATCH)  # warm-up, not timed
     fixed = _timed_episodes(_episodes(jobs, run.plan.eval_fixed_episodes), agent, DEFAULT_BATCH)
-    free_memory()
+    release_memory()
     chosen = resolve_batch_size(AUTO, agent, _episodes(jobs, len(jobs)))
     auto = _timed_episodes(_episodes(jobs, run.plan.eval_auto_episodes or 2 * chosen), agent, chosen)
     figures = {
@@ -337,7 +337,7 @@ def eval_3b(run: Run) -> dict[str, Any]:
         "speedup": round(auto["episodes_per_second"] / fixed["episodes_per_second"], 2),
     }
     del generator, agent
-    free_memory()
+    release_memory()
     return figures
 
 
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as err:  # one phase failing must not cost the others their figures
             traceback.print_exc()
             report["phases"][name] = {"error": f"{type(err).__name__}: {err}"[:2000]}
-            free_memory()
+            release_memory()
         report["phases"][name]["phase_seconds"] = round(time.perf_counter() - began, 1)
         report["total_seconds"] = round(time.perf_counter() - start, 1)
         write_report(args.out, report)
