@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as err:  # one phase failing must not cost the others their figures
             traceback.print_exc()
             report["phases"][name] = {"error": f"{type(err).__name__}: {err}"[:2000]}
-            release_memory()
+        release_memory()  # here, after the except block: a failed phase's frames (and model) are gone
         report["phases"][name]["phase_seconds"] = round(time.perf_counter() - began, 1)
         report["total_seconds"] = round(time.perf_counter() - start, 1)
         write_report(args.out, report)
