@@ -26,6 +26,7 @@ from data.policies import abstain, oracle
 from data.records import load_scenario
 from data.synth import generate_benchmark
 from eval.metrics import summarize
+from eval.open_ended import OPEN_HINT
 from eval.report import write_run_report
 from eval.report_cli import write_report
 from eval.results import MCQA, OPEN, REFERENCE, EpisodeResult, JudgeResult, TurnResult, episode_result
@@ -218,29 +219,28 @@ def test_fields_unknown_to_this_version_and_open_mode_judging(pages: Pages, tmp_
     line = result.to_json()
     line["judge_model"] = "judge/x"  # fields a later version may record
     line["turns"][0]["tokens"] = 7
-    line["judge"]["input"] = [{"role": "user", "content": "the exact judge prompt"}]
+    line["judge"]["input_messages"] = [{"role": "user", "content": "the exact judge prompt"}]
     folder = tmp_path / "open"
     folder.mkdir()
-    (folder / "config.json").write_text(json.dumps({"data": str(pages.bench), "mode": OPEN}))
+    config = {"data": str(pages.bench), "mode": OPEN, "hint": True}
+    (folder / "config.json").write_text(json.dumps(config))
     (folder / "episodes.jsonl").write_text(json.dumps(line) + "\n")
     page = write_view([folder], tmp_path / "page", ["open"])
     index = read_index(page)
     assert index["counts"] == {"open": {"suggests": 1}}
     [run] = read_detail(page, 0)["runs"]
     fields = {label: text for label, text, _ in run["turns"][0]["fields"]}
-    assert fields["question"] == state.question
+    assert fields["question"] == f"{state.question} {OPEN_HINT}"  # the open hint only, as the run asked
     assert fields["judge verdict"].startswith("ps 1 · cc 0 · agg 1")
     assert fields["judge input"] == "[user]\nthe exact judge prompt"
     assert fields["judge output"] == "thinking...\n1,0" and json.loads(fields["tokens"]) == 7
     assert ["judge_model", '"judge/x"', "details"] in run["notes"]
-    # Without the recorded input, the judge's input is rebuilt from the question, answers and reply.
-    del line["judge"]["input"]
+    # A run that did not record the judge's input says so (the prompt is not guessed after the fact).
+    del line["judge"]["input_messages"]
     (folder / "episodes.jsonl").write_text(json.dumps(line) + "\n")
     [run] = read_detail(write_view([folder], tmp_path / "page2", ["open"]), 0)["runs"]
     fields = {label: text for label, text, _ in run["turns"][0]["fields"]}
-    rebuilt = fields["judge input (rebuilt)"]
-    assert state.question in rebuilt and "1. Add more details to the drawing\n2. car" in rebuilt
-    assert "Model reply:\nPlease add strokes." in rebuilt
+    assert fields["judge input"] == "(not recorded)"
 
 
 def test_a_changed_benchmark_or_none_shows_the_recorded_choices(pages: Pages, tmp_path: Path, capsys) -> None:

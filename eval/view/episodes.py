@@ -24,7 +24,7 @@ from data.jsonl import decode_lines
 from data.parsing import Outcome
 from data.records import BenchmarkFormatError, Record, load_scenario
 from data.scenarios import SCENARIO_NAMES
-from eval.open_ended import judge_messages, open_question
+from eval.open_ended import open_question
 from eval.report import short
 from eval.results import (
     MCQA,
@@ -201,7 +201,8 @@ def replay(result: EpisodeResult, record: Record, config: dict[str, Any]) -> tup
     the replay departs from the record (then only the states before the departure are returned)."""
     random_actions = bool(config.get("random_actions")) and result.mode == MCQA
     rng = episode_rng(int(config.get("seed", 0)), record.scenario, record.id) if random_actions else None
-    episode = make_episode(record, hint=bool(config.get("hint")), reference=result.mode == REFERENCE, rng=rng)
+    hint = bool(config.get("hint")) and result.mode != OPEN  # open mode appends its own hint to the question
+    episode = make_episode(record, hint=hint, reference=result.mode == REFERENCE, rng=rng)
     states: list[TurnState] = []
     for recorded in result.turns:
         if episode.done:
@@ -241,9 +242,7 @@ def _raw(label: str, value: Any) -> Field:
     return (label, json.dumps(value, ensure_ascii=False, indent=1), "details")
 
 
-def _judge_fields(
-    result: EpisodeResult, raw_judge: dict[str, Any], state: TurnState | None, config: dict[str, Any]
-) -> list[Field]:
+def _judge_fields(result: EpisodeResult, raw_judge: dict[str, Any]) -> list[Field]:
     judge = result.judge
     assert judge is not None
     verdict = f"ps {judge.suggestion} · cc {judge.category} · agg {judge.aggregate}" + (
@@ -253,19 +252,12 @@ def _judge_fields(
         ("judge verdict", verdict, "text"),
         ("reference answers", "\n".join(judge.correct_answers), "pre"),
     ]
-    recorded_input = next((raw_judge[k] for k in _JUDGE_INPUT_KEYS if k in raw_judge), None)
-    if recorded_input is not None:
-        fields.append(("judge input", _as_text(recorded_input), "details"))
-    elif state is not None:
-        question = open_question(state, bool(config.get("hint")))
-        messages = judge_messages(question, judge.correct_answers, result.turns[0].answer)
-        fields.append(
-            (
-                "judge input (rebuilt)",
-                "\n\n".join(f"[{m['role']}]\n{m['content']}" for m in messages),
-                "details",
-            )
-        )
+    recorded_input = judge.input_messages or next(
+        (raw_judge[k] for k in _JUDGE_INPUT_KEYS if k in raw_judge), None
+    )
+    fields.append(
+        ("judge input", _as_text(recorded_input) if recorded_input else "(not recorded)", "details")
+    )
     fields.append(("judge output", judge.output, "details"))
     shown = _JUDGE_FIELDS | set(_JUDGE_INPUT_KEYS)
     fields += [_raw(f"judge {k}", v) for k, v in raw_judge.items() if k not in shown]
@@ -321,7 +313,7 @@ def episode_detail(
         if result.mode == OPEN:
             raw_judge = raw.get("judge") or {}
             if result.judge is not None:
-                fields += _judge_fields(result, raw_judge, state, run.config)
+                fields += _judge_fields(result, raw_judge)
             badge = "judged"
             tone = "good" if result.judge is not None and result.judge.aggregate else "bad"
         else:
