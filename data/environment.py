@@ -69,10 +69,6 @@ class TurnState:
     def view_key(self) -> str:
         return view_key(self.image, self.crop)
 
-    @property
-    def proactive_options(self) -> tuple[str, ...]:
-        return tuple(o for o in self.options if not is_abstain(o))
-
     def judge(self, answer: str) -> Judgement:
         return judge_answer(
             answer, self.options, self.accepted_options, self.categories, self.accepted_categories

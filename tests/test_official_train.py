@@ -29,7 +29,6 @@ from data.official_train import (
 )
 from data.prompts import mcqa_prompt
 from data.records import load_benchmark
-from data.synth import generate_benchmark
 from data.synth.train_split import card_rows, write_train_split
 
 ALL_ENCODINGS = [
@@ -42,10 +41,8 @@ def label(encoding: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def episodes(tmp_path_factory: pytest.TempPathFactory):
-    """(benchmark folder, its QuickDraw + coco2014 records, the GRPO rows build_grpo_dataset makes of them)."""
-    bench = tmp_path_factory.mktemp("official_train") / "bench"
-    generate_benchmark(bench, 3, seed=1, size=56, scenarios=["QuickDraw", "coco2014"])
+def episodes(bench: Path):
+    """(the shared benchmark, its QuickDraw + coco2014 records, the GRPO rows build_grpo_dataset makes of them)."""
     loaded = load_benchmark(bench, ["QuickDraw", "coco2014"])
     records = loaded["QuickDraw"].records + loaded["coco2014"].records
     return bench, records, build_grpo_dataset(records, bench)
