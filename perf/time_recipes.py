@@ -1,5 +1,5 @@
-"""Usage: python benchmarks/bench_recipes.py [--steps 20] [--warmup 3] [--per-scenario 20] [--arch qwen2_vl]
-                                            [--threads 1] [--repeats 1] [--workdir DIR] [--only grpo|sft]
+"""Usage: python perf/time_recipes.py [--steps 20] [--warmup 3] [--per-scenario 20] [--arch qwen2_vl]
+                             [--threads 1] [--repeats 1] [--workdir DIR] [--only grpo|sft]
 
 Seconds per optimizer step of our SFT and GRPO recipes against a bare TRL trainer on the same tiny model,
 the same rows and the same settings (recipes/tiny/<recipe>.yaml, no checkpoints), and each run's peak memory
