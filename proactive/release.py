@@ -1,8 +1,5 @@
 """Package a trained LoRA adapter as a model repository: adapter, processor, model card, config, eval results.
 
-usage: proactive release ADAPTER_DIR --out DIR [--merge] [--eval RUN_DIR ...] [--push REPO_ID] [--private]
-                         [--base-model M] [--license L] [--force]
-
 ADAPTER_DIR is a recipe's output_dir (adapter_config.json, adapter_model.safetensors, the processor,
 resolved_config.yaml, train_results.json). DIR is laid out as a Hugging Face model repository:
 
@@ -65,7 +62,7 @@ TRAINING_KEYS = (
     "epsilon",
     "scale_rewards",
     "bf16",
-    "gradient_checkpointing",
+    "activation_checkpointing",
     "seed",
 )
 MODEL_KEYS = (
@@ -531,7 +528,7 @@ def push(folder: Path, repo_id: str, private: bool = False) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    title, _, details = __doc__.split("\n\n", 2)
+    title, _, details = __doc__.partition("\n\n")
     parser = argparse.ArgumentParser(
         prog="proactive release",
         description=title,

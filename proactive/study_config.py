@@ -1,8 +1,8 @@
 """A study's YAML file, its cells (split x method x reward preset x seed) and the commands each cell runs.
 
-Paths in the file (recipes, accelerate config, data, out) are relative to the working directory, as for
-``accelerate launch recipes/grpo.py --config ...``; every recipe config and ready-made study assumes the
-repository root.
+Paths in the file (data, out) are relative to the working directory. ``recipes`` and ``accelerate_config``
+take a path or the name of a config the package ships (proactive/configs.py), so the ready-made studies run
+from a clone's root and from a wheel install alike.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 import yaml
 
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
+from proactive.configs import accelerate_config as find_accelerate_config
+from proactive.configs import recipe_config, study_config
+from proactive.launch import recipe_launch
 
 METHODS = ("sft", "grpo")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_LOG, EVAL_LOG = "train.log", "eval.log"
 
 # Top-level keys of a study file and what they hold (also the error message's list).
@@ -127,12 +129,7 @@ class Study:
 
     def train_command(self, cell: Cell) -> list[str]:
         """``accelerate launch ... recipes/<method>.py --config BASE`` with the cell's flags."""
-        command = ["accelerate", "launch", "--config_file", self.accelerate_config]
-        command += [
-            display(REPO_ROOT / "recipes" / f"{cell.method}.py"),
-            "--config",
-            self.recipes[cell.method],
-        ]
+        command = recipe_launch(cell.method, self.accelerate_config, self.recipes[cell.method])
         command += ["--train_scenarios", *cell.train_scenarios, "--held_out_scenarios", *cell.held_out]
         if cell.reward_preset is not None:
             command += ["--reward_preset", cell.reward_preset]
@@ -163,14 +160,6 @@ class Study:
             ["proactive", "synth", "--out", self.eval_data, "--per-scenario", str(synth["per_scenario"])]
             + ["--seed", str(synth.get("seed", 1)), "--size", str(synth.get("size", 112))]
         ]
-
-
-def display(path: Path) -> str:
-    """``path`` relative to the working directory when it lies below it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def flag_values(value: Any) -> list[str]:
@@ -232,7 +221,10 @@ def _read_yaml(path: Path, what: str) -> dict[str, Any]:
 
 def load_study(path: str | Path, out: str | Path | None = None) -> Study:
     """Read and validate a study file (``out`` replaces its ``out``)."""
-    path = Path(path)
+    try:
+        path = study_config(path)
+    except FileNotFoundError as err:
+        raise StudyConfigError(str(err)) from None
     raw = _read_yaml(path, "study file")
     _check_keys(path, raw, STUDY_KEYS)
     name = str(raw.get("name", path.stem))
@@ -247,10 +239,16 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
     for method in methods:
         if method not in recipes:
             raise _fail(path, f"recipes.{method}", "missing: every method needs a base recipe config")
-        base_configs[method] = _read_yaml(Path(recipes[method]), f"recipes.{method} config")
-    accelerate_config = raw.get("accelerate_config")
-    if not accelerate_config or not Path(accelerate_config).is_file():
-        raise _fail(path, "accelerate_config", f"{accelerate_config!r}: no such file")
+        try:
+            base_configs[method] = _read_yaml(recipe_config(recipes[method]), f"recipes.{method} config")
+        except FileNotFoundError as err:
+            raise _fail(path, f"recipes.{method}", str(err)) from None
+    if not raw.get("accelerate_config"):
+        raise _fail(path, "accelerate_config", "missing: the accelerate config of the training launches")
+    try:
+        accelerate_config = find_accelerate_config(raw["accelerate_config"])
+    except FileNotFoundError as err:
+        raise _fail(path, "accelerate_config", str(err)) from None
     splits_raw = raw.get("splits")
     if not isinstance(splits_raw, dict) or not splits_raw:
         raise _fail(path, "splits", "expected a mapping of split name -> training scenarios")

@@ -1,8 +1,5 @@
 """Tiny random-weight twins of real multimodal models, saved for offline use.
 
-usage: proactive tiny-model --arch ARCH --out DIR [--tokenizer bpe|qwen] [--image-size 56] [--seed 0]
-       [--hidden-size 64] [--num-layers 2] [--vision-depth 2] [--force] [--pretrain --data BENCH [--steps 300]]
-
 The saved folder loads with ``AutoModelForImageTextToText.from_pretrained(DIR)`` and
 ``AutoProcessor.from_pretrained(DIR)``: a real architecture at toy size, the real processor classes and
 the family's real chat template. ``tiny_model.json`` records the build arguments; a folder built with the
@@ -196,7 +193,7 @@ def build_tiny_model(
 
 
 def main(argv: list[str] | None = None) -> int:
-    title, _, details = __doc__.split("\n\n", 2)
+    title, _, details = __doc__.partition("\n\n")
     parser = argparse.ArgumentParser(prog="proactive tiny-model", description=title, epilog=details)
     parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
     parser.add_argument("--out", required=True, type=Path, help="folder to write the model to")

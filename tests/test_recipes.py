@@ -28,11 +28,11 @@ from trl import GRPOConfig, SFTConfig
 from data.prompts import user_message
 from data.synth import generate_benchmark
 from eval.backends import HFGenerator, Prompt
-from proactive.lora_targets import is_vision_module
 from proactive.recipe_args import RecipeConfigError, parse_recipe_args
 from proactive.tiny.archs import ARCHS
 from proactive.tiny_models import build_tiny_model
 from proactive.training import train_and_save
+from proactive.vision_modules import is_vision_module
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "recipes" / "tiny"
