@@ -4,8 +4,6 @@ the output layer) in full precision."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from bitsandbytes.nn import Linear4bit
