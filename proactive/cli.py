@@ -17,6 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "release": ("proactive.release", "package an adapter as a model repository"),
     "study": ("proactive.study", "run a cross-scenario generalization study"),
     "check-lora": ("proactive.lora_targets", "check that a recipe's LoRA stays in the language model"),
+    "configs": ("proactive.configs", "list the shipped configs, or print the path of one by name"),
 }
 
 

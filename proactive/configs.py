@@ -7,12 +7,16 @@ A path to an existing file is used as given. Anything else names a shipped file,
 - studies (``recipes/studies/``): ``tiny_leave_one_out``, ``recipes/studies/paper_split.yaml``;
 - accelerate configs (``accelerate_configs/``): ``cpu``, ``accelerate_configs/deepspeed_zero3.yaml``.
 Files are read through ``importlib.resources``, never through paths relative to this module.
+``proactive configs`` lists the shipped configs; ``proactive configs NAME`` prints the path of one, e.g. for
+``accelerate launch --config_file "$(proactive configs deepspeed_zero3)" -m recipes.grpo --config ...``.
 """
 
 from __future__ import annotations
 
+import argparse
 import difflib
 import os
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -86,3 +90,39 @@ def key_lines(path: str | os.PathLike[str]) -> dict[str, int]:
     if not isinstance(root, yaml.MappingNode):
         return {}
     return {str(key.value): key.start_mark.line + 1 for key, _ in root.value}
+
+
+FINDERS = {"recipe": recipe_config, "study": study_config, "accelerate": accelerate_config}
+
+
+def main(argv: list[str] | None = None) -> int:
+    title, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(
+        prog="proactive configs",
+        description=title,
+        epilog=details,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="print the path of these configs")
+    args = parser.parse_args(argv)
+    if not args.names:
+        listed = {
+            "recipe": [n for n in shipped_names(RECIPES) if not n.startswith(f"{STUDIES}/")],
+            "study": shipped_names(RECIPES, STUDIES),
+            "accelerate": shipped_names(ACCELERATE_CONFIGS),
+        }
+        for kind, names in listed.items():
+            print(f"{kind} configs: {' '.join(names)}")
+        return 0
+    for name in args.names:
+        paths, errors = [], []
+        for find in FINDERS.values():
+            try:
+                paths.append(find(name))
+            except FileNotFoundError as err:
+                errors.append(str(err))
+        if not paths:  # the message with a suggestion, when one kind has a close name
+            print(f"proactive configs: {max(errors, key=lambda e: 'did you mean' in e)}", file=sys.stderr)
+            return 2
+        print(paths[0])
+    return 0
