@@ -21,6 +21,15 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def command_parser(prog: str, doc: str) -> argparse.ArgumentParser:
+    """A subcommand's parser: its module docstring's first paragraph as the description and the rest, kept as
+    written, as the epilog; the usage line is the one argparse generates from the arguments."""
+    title, _, details = doc.partition("\n\n")
+    return argparse.ArgumentParser(
+        prog=prog, description=title, epilog=details, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     width = max(map(len, SUBCOMMANDS))
     rows = "\n".join(f"  {name:<{width}}  {help_}" for name, (_, help_) in SUBCOMMANDS.items())

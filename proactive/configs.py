@@ -13,7 +13,6 @@ Files are read through ``importlib.resources``, never through paths relative to 
 
 from __future__ import annotations
 
-import argparse
 import difflib
 import os
 import sys
@@ -21,6 +20,8 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
+
+from proactive.cli import command_parser
 
 RECIPES, ACCELERATE_CONFIGS = "recipes", "accelerate_configs"
 STUDIES = "studies"
@@ -96,13 +97,7 @@ FINDERS = {"recipe": recipe_config, "study": study_config, "accelerate": acceler
 
 
 def main(argv: list[str] | None = None) -> int:
-    title, _, details = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(
-        prog="proactive configs",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("proactive configs", __doc__)
     parser.add_argument("names", nargs="*", metavar="NAME", help="print the path of these configs")
     args = parser.parse_args(argv)
     if not args.names:

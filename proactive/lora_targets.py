@@ -13,7 +13,6 @@ Run it before launching a recipe on GPUs, with a config path or a shipped name:
 
 from __future__ import annotations
 
-import argparse
 import copy
 import os
 import sys
@@ -28,6 +27,7 @@ from peft.tuners.lora import LoraLayer
 from peft.tuners.tuners_utils import check_target_module_exists
 from peft.utils import INCLUDE_LINEAR_LAYERS_SHORTHAND
 
+from proactive.cli import command_parser
 from proactive.configs import key_lines, recipe_config
 from proactive.tiny.archs import ARCHS
 from proactive.tiny_models import build_tiny_model, twin_arch_for
@@ -176,13 +176,7 @@ def check_recipe_config(
 
 
 def main(argv: list[str] | None = None) -> int:
-    title, _, details = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(
-        prog="proactive check-lora",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("proactive check-lora", __doc__)
     parser.add_argument("configs", nargs="+", metavar="CONFIG", help="recipe YAML: a path or a shipped name")
     parser.add_argument(
         "--allow-vision", action="store_true", help="accept LoRA on the vision tower or projector"

@@ -21,7 +21,6 @@ so a rerun redoes only what changed -- the pretrained base in particular is reus
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -37,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from proactive.cli import command_parser
 from proactive.configs import accelerate_config, recipe_config
 from proactive.launch import recipe_launch, runnable
 from proactive.pretrain import PretrainArgs
@@ -427,13 +427,7 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    title, _, details = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(
-        prog="proactive quickstart",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("proactive quickstart", __doc__)
     parser.add_argument(
         "--out", default="outputs/quickstart", help="folder for every output (default %(default)s)"
     )

@@ -35,6 +35,8 @@ from typing import Any
 
 import yaml
 
+from proactive.cli import command_parser
+
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 RESOLVED_CONFIG = "resolved_config.yaml"
 TRAIN_RESULTS = "train_results.json"
@@ -528,13 +530,7 @@ def push(folder: Path, repo_id: str, private: bool = False) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    title, _, details = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(
-        prog="proactive release",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("proactive release", __doc__)
     parser.add_argument("adapter_dir", help="a recipe's output_dir holding a LoRA adapter")
     parser.add_argument("--out", required=True, help="release folder to write")
     parser.add_argument(

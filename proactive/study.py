@@ -37,6 +37,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from proactive.cli import command_parser
 from proactive.configs import slurm_template
 from proactive.launch import runnable
 from proactive.study_config import EVAL_LOG, TRAIN_LOG, Cell, Study, StudyConfigError, load_study
@@ -236,14 +237,10 @@ def emit_jobs(study: Study, only: Sequence[str] | None, folder: Path) -> list[Pa
 
 
 def build_parser() -> argparse.ArgumentParser:
-    title, _, details = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(
-        prog="proactive study",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = command_parser("proactive study", __doc__)
+    parser.add_argument(
+        "--config", required=True, help="study YAML: a path or a shipped name (proactive configs)"
     )
-    parser.add_argument("--config", required=True, help="study YAML (recipes/studies/*.yaml)")
     parser.add_argument("--out", help="study folder (default: the file's `out`)")
     parser.add_argument("--only", nargs="+", metavar="CELL", help="run only these cells (or splits)")
     group = parser.add_mutually_exclusive_group()

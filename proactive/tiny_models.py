@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from transformers import GenerationConfig
 
+from proactive.cli import command_parser
 from proactive.tiny.archs import ARCHS, TinyArch, TinySize
 from proactive.tiny.corpus import corpus_digest
 from proactive.tiny.tokenizer import TOKENIZER_KINDS, build_tokenizer
@@ -193,8 +194,7 @@ def build_tiny_model(
 
 
 def main(argv: list[str] | None = None) -> int:
-    title, _, details = __doc__.partition("\n\n")
-    parser = argparse.ArgumentParser(prog="proactive tiny-model", description=title, epilog=details)
+    parser = command_parser("proactive tiny-model", __doc__)
     parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
     parser.add_argument("--out", required=True, type=Path, help="folder to write the model to")
     parser.add_argument("--tokenizer", default="bpe", choices=TOKENIZER_KINDS)
