@@ -24,6 +24,7 @@ from trl import GRPOConfig, GRPOTrainer, ModelConfig
 from data.builders import build_grpo_dataset
 from proactive.recipe_args import ProactiveScriptArguments
 from proactive.training import RecipeRun, peft_config, prepare_run, quantization_config, run_recipe
+from proactive.view.callback import CompletionImages
 from reward import build_reward_funcs
 
 VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
@@ -53,6 +54,7 @@ def build_trainer(
         quantization_config=quantization_config(model_args),
         peft_config=peft_config(model_args),
     )
+    trainer.add_callback(CompletionImages(trainer))  # log_completions' prompt images, for `proactive view`
     return trainer, run
 
 
