@@ -1,15 +1,5 @@
 """Run ProactiveBench episodes with a model (or a baseline policy) and score them.
 
-usage: proactive eval (--model M [--adapter A] | --policy oracle|random|abstain|first-option) --data DIR
-                      [--scenarios S ...] [--hint] [--history] [--reference] [--random-actions] [--limit N]
-                      [--resize] [--icl [--cot] [--reduce-icl-steps]]
-                      [--batch-size 32|auto] [--max-new-tokens N] [--id-filter auto|official|none|PATH]
-                      [--filter-threshold 0.25] [--seed 0] [--mode mcqa|open] [--judge-model J]
-                      [--judge-max-new-tokens N] [--oeg-sample ours-all|official]
-                      [--oeg-decoding official|ours-greedy]
-                      [--max-live N] [--backend hf|vllm] [--dtype D] [--device D] [--threads N]
-                      --out RUN_DIR
-
 Writes RUN_DIR/episodes.jsonl (one line per finished episode, resumable), summary.json, summary.md
 and one PNG per metric. Re-running into the same RUN_DIR skips the episodes it already holds.
 """
@@ -315,9 +305,8 @@ def _agent(config: EvalConfig, examples: Mapping[RecordKey, Sequence[ExampleTurn
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="proactive eval", description=__doc__.split("\n\n")[0].split("\n")[0]
-    )
+    title, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(prog="proactive eval", description=title, epilog=details)
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument(
         "--model", help="model folder or hub id (image-text-to-text, processor with a chat template)"

@@ -124,7 +124,7 @@ def parsed(path: Path, world_size: int = 1) -> tuple:
     # Tests run without a GPU: use_cpu lets bf16: true pass TrainingArguments' device check, as in TRL's own tests.
     argv = ["--config", str(path), "--use_cpu", "true"]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # TRL's gradient_checkpointing default
+        warnings.simplefilter("error", FutureWarning)  # no deprecated argument (e.g. gradient_checkpointing)
         # GRPOConfig checks its generation batch against the world size; stand in the documented one.
         with mock.patch.object(config_class, "world_size", property(lambda self: world_size)):
             return parse_recipe_args(config_class, argv)
@@ -201,7 +201,7 @@ def test_recipe_parses_with_the_real_trl_parser(path):
     )
     assert not (REPO / model.model_name_or_path).exists()  # a hub id, not a local folder
     assert model.dtype == "bfloat16" and training.bf16 is True
-    assert training.gradient_checkpointing is True
+    assert training.activation_checkpointing is True
     assert model.use_peft is True
     assert script.benchmark_dir == "ProactiveBench/test" and script.synthetic_per_scenario == 0
     assert script.train_scenarios == TRAIN
@@ -470,7 +470,7 @@ def test_fsdp2_wraps_transformer_blocks_and_saves_full_state_dicts(monkeypatch):
     assert "FULL_STATE_DICT" in str(plugin.state_dict_type)
     assert plugin.cpu_ram_efficient_loading is True
     assert plugin.reshard_after_forward is True
-    # The recipes use gradient_checkpointing; transformers refuses it together with FSDP's own.
+    # The recipes use activation_checkpointing; transformers refuses it together with FSDP's own.
     assert plugin.activation_checkpointing is False
 
 

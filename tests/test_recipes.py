@@ -35,11 +35,11 @@ from data.records import load_benchmark
 from data.synth.train_split import card_rows, write_train_split
 from eval.backends import HFGenerator, Prompt
 from eval.rollout import Modes
-from proactive.lora_targets import is_vision_module
 from proactive.recipe_args import RecipeConfigError, parse_recipe_args
 from proactive.recipe_eval import eval_modes
 from proactive.tiny.archs import ARCHS
 from proactive.training import train_and_save
+from proactive.vision_modules import is_vision_module
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "recipes" / "tiny"
