@@ -153,9 +153,9 @@ class CheckedParser(TrlParser):
     """``TrlParser`` whose values pass :func:`check_values` before the dataclasses are built; a mistake names
     the YAML file and line of the key, or the command-line flag that set it."""
 
-    def __init__(self, dataclass_types: Sequence[type], config_path: str | Path | None = None) -> None:
+    def __init__(self, dataclass_types: Sequence[type]) -> None:
         super().__init__(dataclass_types)
-        self.config_path = Path(config_path) if config_path is not None else None
+        self.config_path: Path | None = None  # the --config file, once a subclass has found it
         self.config_keys: set[str] = set()
         self.flags: set[str] = set()
 
@@ -180,10 +180,14 @@ class CheckedParser(TrlParser):
         """Where a key was set: ``FILE:LINE: key`` in the config file, ``--key`` on the command line."""
         if key in self.flags:
             return f"--{key}"
-        if key not in self.config_keys or self.config_path is None:
+        if key not in self.config_keys:
             return f"{key} (default)"
-        line = key_lines(self.config_path.read_text(encoding="utf-8")).get(key)
-        return f"{self.config_path}{f':{line}' if line else ''}: {key}"
+        return f"{self.line_of(key)}: {key}"
+
+    def line_of(self, key: str) -> str:
+        """``FILE:LINE`` of a top-level key of the config file."""
+        line = key_lines(self.config_path).get(key) if self.config_path else None
+        return f"{self.config_path}:{line}" if line else str(self.config_path)
 
     def error(self, message: str) -> NoReturn:
         """argparse's refusals (an invalid choice or number) as one line, without the usage."""

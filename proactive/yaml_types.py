@@ -7,14 +7,21 @@ is expected, or a string where a list is, must be caught by comparing it with th
 from __future__ import annotations
 
 import enum
+import os
+from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
 
 import yaml
 
 
-def key_lines(text: str) -> dict[str, int]:
-    """The line of every key of a YAML text, nested keys dotted (``eval.limit``)."""
+def key_lines(path: str | os.PathLike[str]) -> dict[str, int]:
+    """The line (from 1) of every key of a YAML file, nested keys dotted (``eval.limit``); empty when the
+    file cannot be read or is no YAML."""
+    try:
+        root = yaml.compose(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return {}
     lines: dict[str, int] = {}
 
     def walk(node: yaml.Node | None, prefix: str) -> None:
@@ -23,7 +30,7 @@ def key_lines(text: str) -> dict[str, int]:
                 lines[f"{prefix}{key.value}"] = key.start_mark.line + 1
                 walk(value, f"{prefix}{key.value}.")
 
-    walk(yaml.compose(text), "")
+    walk(root, "")
     return lines
 
 

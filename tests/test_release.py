@@ -28,6 +28,7 @@ from eval.rollout import conversation
 from eval.view.page import read_index
 from proactive.release import (
     MERGED_DIR,
+    ReleaseError,
     TrainingRun,
     main,
     read_training_run,
@@ -295,14 +296,14 @@ def test_force_replaces_only_an_earlier_release(
     assert not (out / "stale.txt").exists() and (out / "adapter_model.safetensors").is_file()
 
 
-def test_unusable_out_is_one_line(tmp_path: Path, adapter: Path, capsys: pytest.CaptureFixture) -> None:
+def test_unusable_out_is_refused(tmp_path: Path, adapter: Path) -> None:
+    """The command refuses such an --out while parsing (tests/test_out_folders.py); release() itself too."""
     taken = tmp_path / "taken"
     taken.write_text("a file")
-    argv = [str(adapter), "--base-model", BASE_ID, "--force", "--out"]
-    assert main([*argv, str(taken)]) == 2
-    assert f"{taken}: exists and is not a folder" in one_error(capsys)
-    assert main([*argv, str(taken / "release")]) == 2
-    assert f"{taken / 'release'}: cannot write the release folder" in one_error(capsys)
+    with pytest.raises(ReleaseError, match="exists and is not a folder"):
+        release(adapter, taken, base_model=BASE_ID, force=True)
+    with pytest.raises(ReleaseError, match="cannot write the release folder"):
+        release(adapter, taken / "release", base_model=BASE_ID, force=True)
     assert taken.read_text() == "a file"
 
 

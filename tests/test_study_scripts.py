@@ -25,7 +25,6 @@ from proactive.study import emit_jobs, main
 from proactive.study_config import StudyConfigError, load_study
 
 REPO = Path(__file__).resolve().parents[1]
-SLURM_TEMPLATE = REPO / "recipes" / "studies" / "slurm" / "cell.sbatch"
 
 # Each creates a file `pwned-<letter>` in the shell's working directory if a shell ever reads it as code.
 HOSTILE = {
@@ -130,10 +129,11 @@ def test_hostile_values_run_nothing_and_arrive_intact(
         "LAUNCH_FLAGS": None,
     }
 
-    # The Slurm template runs the same script through srun, adding the multi-node launch flags.
+    # The Slurm template emitted beside the scripts runs the same script through srun, adding the multi-node
+    # launch flags.
     record.unlink()
     slurm = {"SLURM_ARRAY_TASK_ID": "0", "SLURM_NNODES": "1", "SLURM_NODEID": "0", "SLURM_JOB_NODELIST": "n0"}
-    run_script(["bash", str(SLURM_TEMPLATE), str(jobs)], tools, record, tmp_path, **slurm)
+    run_script(["bash", str(jobs / "cell.sbatch"), str(jobs)], tools, record, tmp_path, **slurm)
     train, evaluation = recorded(record)
     assert pwned(tmp_path) == []
     flags = ["--num_machines", "1", "--machine_rank", "0", "--num_processes", "4"]
