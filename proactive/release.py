@@ -5,10 +5,10 @@ resolved_config.yaml, train_results.json). DIR is laid out as a Hugging Face mod
 
   README.md                        model card (huggingface_hub ModelCard: metadata with the eval results per
                                    scenario; data, reward, hyperparameters, eval, usage)
-  adapter_config.json              the PEFT adapter
+  adapter_config.json              the PEFT adapter (its base model named by Hub id)
   adapter_model.safetensors
   processor / tokenizer files      as AutoProcessor.save_pretrained writes them
-  resolved_config.yaml             the training run's full resolved configuration
+  resolved_config.yaml             the training run's resolved configuration, local paths made public
   train_results.json               its final training metrics
   eval/<run>/                      each --eval run's summary.json, summary.md and plots, and episodes/:
                                    its episodes turn by turn, a static page (proactive view)

@@ -220,7 +220,7 @@ class EvalSettings:
 class _Checker:
     """Errors that name the file, the key and its line (``path:line: key: message``)."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.lines = key_lines(path)
 
@@ -260,7 +260,7 @@ class _Checker:
         return [s for s in SCENARIO_NAMES if s in resolved]
 
 
-def _read_yaml(path: Path, what: str) -> tuple[dict[str, Any], str]:
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise StudyConfigError(f"{path}: {what} not found")
     text = path.read_text(encoding="utf-8")
@@ -270,7 +270,7 @@ def _read_yaml(path: Path, what: str) -> tuple[dict[str, Any], str]:
         raise StudyConfigError(f"{path}: invalid YAML: {err}") from None
     if not isinstance(value, dict):
         raise StudyConfigError(f"{path}: expected a YAML mapping")
-    return value, text
+    return value
 
 
 def load_study(path: str | Path, out: str | Path | None = None) -> Study:
@@ -279,8 +279,8 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
         path = study_config(path)
     except FileNotFoundError as err:
         raise StudyConfigError(str(err)) from None
-    raw, text = _read_yaml(path, "study file")
-    check = _Checker(path, text)
+    raw = _read_yaml(path, "study file")
+    check = _Checker(path)
     study_file: StudyFile = check.parse(StudyFile, raw)
     for key in ("methods", "recipes", "accelerate_config", "splits", "eval"):
         if not getattr(study_file, key):
@@ -297,7 +297,7 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
             recipe = recipe_config(study_file.recipes[method])
         except FileNotFoundError as err:
             raise check.fail(f"recipes.{method}", str(err)) from None
-        base_configs[method] = _read_yaml(recipe, f"recipes.{method} config")[0]
+        base_configs[method] = _read_yaml(recipe, f"recipes.{method} config")
     try:
         accelerate_config = find_accelerate_config(study_file.accelerate_config)
     except FileNotFoundError as err:
