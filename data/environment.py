@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from data.parsing import Judgement, Outcome, judge_answer
 from data.prompts import mcqa_prompt
-from data.records import Record
+from data.records import BenchmarkFormatError, Record
 from data.scenarios import ACTION_KEYWORDS, COCO_ZOOM_HINT, SCENARIOS, Action, is_abstain
 
 Box = tuple[float, float, float, float]  # PIL crop box: left, top, right, bottom
@@ -61,6 +61,11 @@ class TurnState:
         return view_key(self.image, self.crop)
 
     @property
+    def record_name(self) -> str:
+        """The record, as error messages name it ("QuickDraw record 3")."""
+        return f"{self.scenario} record {self.record_id}"
+
+    @property
     def proactive_options(self) -> tuple[str, ...]:
         return tuple(o for o in self.options if not is_abstain(o))
 
@@ -82,7 +87,7 @@ class Turn:
 
 def _remove_first(options: list[str], text: str, where: str) -> None:
     if text not in options:
-        raise ValueError(
+        raise BenchmarkFormatError(
             f"{where}: option {text!r} is required by the scenario rules but missing from 'options'"
         )
     options.remove(text)
@@ -237,7 +242,9 @@ class Episode:
         for key, act in allowed:
             if key in chosen:
                 return act
-        raise ValueError(f"{self.record.source}: option {option!r} names no action of {self.record.scenario}")
+        raise BenchmarkFormatError(
+            f"{self.record.source}: option {option!r} names no action of {self.record.scenario}"
+        )
 
 
 class RODEpisode(Episode):

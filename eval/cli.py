@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from data.environment import make_episode
 from data.policies import POLICIES
-from data.records import BenchmarkFormatError, load_scenario, resolve_id_filter
+from data.records import BenchmarkFormatError, Record, load_scenario, records_fingerprint, resolve_id_filter
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
 from eval.backends import Generator, VLLMGenerator, load_hf_generator, load_text_generator
 from eval.metrics import summarize
@@ -33,7 +33,7 @@ from eval.open_ended import run_open_episodes
 from eval.report import write_run_report
 from eval.results import MCQA, OPEN, REFERENCE, EpisodeKey, EpisodeResult, ResultFormatError
 from eval.rollout import Agent, Job, ModelAgent, PolicyAgent, episode_rng, run_episodes
-from eval.store import ConfigMismatchError, RunStore
+from eval.store import DATA_FINGERPRINT, ConfigMismatchError, RunStore
 
 DEFAULT_JUDGE = "Qwen/Qwen3-8B"
 BASELINES = ("oracle", "random", "abstain", "first-option")
@@ -84,22 +84,48 @@ class EvalConfig:
             raise ValueError(
                 "--mode open is single-turn: --history, --reference and --random-actions do not apply"
             )
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit must be positive, got {self.limit}")
+        for flag, number in (
+            ("--limit", self.limit),
+            ("--batch-size", self.batch_size),
+            ("--max-live", self.max_live),
+            ("--max-new-tokens", self.max_new_tokens),
+            ("--judge-max-new-tokens", self.judge_max_new_tokens),
+            ("--threads", self.threads),
+        ):
+            if number is not None and number < 1:
+                raise ValueError(f"{flag} must be at least 1, got {number}")
+        if not 0 < self.filter_threshold <= 1:
+            raise ValueError(f"--filter-threshold must be in (0, 1], got {self.filter_threshold}")
         self.scenarios = [resolve_scenario(s) for s in self.scenarios]
         self.data = str(Path(self.data).resolve())
+        resolve_id_filter(
+            self.data, self.id_filter, self.filter_threshold
+        )  # a bad name or file: one line now
         if self.max_new_tokens is None:
             self.max_new_tokens = 256 if self.mode == OPEN else 50
         if self.mode == OPEN and self.judge_model is None:
             self.judge_model = DEFAULT_JUDGE
 
 
-def select_episodes(config: EvalConfig) -> list[Job]:
-    """Every episode of the run, scenario by scenario in file order (first ``limit`` records each)."""
+def select_records(config: EvalConfig) -> dict[str, list[Record]]:
+    """Every record the id filter keeps, per scenario in file order; a scenario with none is an error."""
     id_filter = resolve_id_filter(config.data, config.id_filter, config.filter_threshold)
-    jobs: list[Job] = []
+    selected = {}
     for scenario in config.scenarios:
-        records = load_scenario(config.data, scenario, id_filter=id_filter).records[: config.limit]
+        data = load_scenario(config.data, scenario, id_filter=id_filter)
+        if not data.records:
+            raise BenchmarkFormatError(
+                f"{data.report.path}: no record left to evaluate ({data.report.summary()})"
+            )
+        selected[scenario] = data.records
+    return selected
+
+
+def select_episodes(config: EvalConfig, selected: dict[str, list[Record]]) -> list[Job]:
+    """The run's episodes, scenario by scenario in file order (first ``limit`` records each)."""
+    jobs: list[Job] = []
+    for scenario, all_records in selected.items():
+        records = all_records[: config.limit]
         for record in records:
             rng = episode_rng(config.seed, scenario, record.id) if config.random_actions else None
             mode = OPEN if config.mode == OPEN else MCQA
@@ -135,8 +161,11 @@ def evaluate(
     """
     if config.threads:
         torch.set_num_threads(config.threads)
-    jobs = select_episodes(config)
-    with RunStore(config.out, asdict(config)) as store:
+    selected = select_records(config)
+    jobs = select_episodes(config, selected)
+    run_config = asdict(config)
+    run_config[DATA_FINGERPRINT] = {name: records_fingerprint(records) for name, records in selected.items()}
+    with RunStore(config.out, run_config, selection={_key(job) for job in jobs}) as store:
         pending = [job for job in jobs if not store.done(_key(job))]
         if pending:
             with tqdm(
@@ -162,7 +191,12 @@ def evaluate(
                     run_episodes(pending, agent, config.batch_size, config.max_live, record)
         results: list[EpisodeResult] = [store.results[_key(job)] for job in jobs]
     summary = summarize(results, seed=config.seed)
-    summary["config"] = asdict(config)
+    summary["config"] = run_config
+    if set(config.scenarios) != set(SCENARIO_NAMES):
+        summary["note"] = (
+            f"average over the {len(config.scenarios)} scenario(s) chosen with --scenarios, not all "
+            f"{len(SCENARIO_NAMES)} (the paper's average is over all {len(SCENARIO_NAMES)})"
+        )
     title = f"ProactiveBench ({config.mode}): {config.model or config.policy}" + (
         f" + {config.adapter}" if config.adapter else ""
     )
@@ -253,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         summary = evaluate(config)
-    except (ConfigMismatchError, ResultFormatError, BenchmarkFormatError, FileNotFoundError) as err:
+    except (ConfigMismatchError, ResultFormatError, BenchmarkFormatError, OSError) as err:
         print(f"proactive eval: {err}", file=sys.stderr)
         return 2
     average = summary["average"]

@@ -129,7 +129,7 @@ def run_open_episodes(
         answers = [correct_answers(e, s) for e, s in zip(chunk, states, strict=True)]
         replies = generator.generate(
             [
-                Prompt([user_message(q)], [open_view(data_dir, s.image, s.crop)])
+                Prompt([user_message(q)], [open_view(data_dir, s.image, s.crop, owner=s.record_name)])
                 for q, s in zip(questions, states, strict=True)
             ]
         )

@@ -62,9 +62,11 @@ def conversation(episode: Episode, state: TurnState, data_dir: str | Path, histo
     if history:
         for turn in episode.turns:
             messages += [user_message(turn.state.prompt), assistant_message(turn.answer)]
-            images.append(open_view(data_dir, turn.state.image, turn.state.crop))
+            images.append(
+                open_view(data_dir, turn.state.image, turn.state.crop, owner=turn.state.record_name)
+            )
     messages.append(user_message(state.prompt))
-    images.append(open_view(data_dir, state.image, state.crop))
+    images.append(open_view(data_dir, state.image, state.crop, owner=state.record_name))
     return Prompt(messages, images)
 
 

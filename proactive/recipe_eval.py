@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from data.environment import make_episode
-from data.records import Record
+from data.records import Record, records_fingerprint
 from eval.backends import load_hf_generator
 from eval.metrics import summarize
 from eval.report import write_run_report
 from eval.results import MCQA
 from eval.rollout import Job, ModelAgent, run_episodes
-from eval.store import RunStore
+from eval.store import DATA_FINGERPRINT, RunStore
 
 EVAL_DIR = "eval"
 MAX_NEW_TOKENS = 50  # the official MCQA loop's limit
@@ -50,6 +50,9 @@ def evaluate_saved_model(
     seed: int = 0,
 ) -> dict[str, Any]:
     """Play ``records`` with the model (plus its LoRA adapter) into ``out_dir`` and return the summary."""
+    by_scenario: dict[str, list[Record]] = {}
+    for record in records:
+        by_scenario.setdefault(record.scenario, []).append(record)
     config = {
         "data": str(Path(benchmark_dir).resolve()),
         "model": model_id,
@@ -60,10 +63,11 @@ def evaluate_saved_model(
         "dtype": dtype,
         "seed": seed,
         "batch_size": batch_size,
+        DATA_FINGERPRINT: {name: records_fingerprint(group) for name, group in by_scenario.items()},
     }
     jobs = [Job(MCQA, make_episode(record)) for record in records]
     keys = [(MCQA, r.scenario, r.id) for r in records]
-    with RunStore(out_dir, config) as store:
+    with RunStore(out_dir, config, selection=set(keys)) as store:
         pending = [job for job, key in zip(jobs, keys, strict=True) if not store.done(key)]
         if pending:
             generator = load_hf_generator(model_id, adapter, dtype=dtype, max_new_tokens=MAX_NEW_TOKENS)
