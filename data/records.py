@@ -232,9 +232,11 @@ def load_scenario(
     _check_inside(data_dir, path)
     id_filter = resolve_id_filter(data_dir, id_filter)
     informative = _read_informative(data_dir, scenario)
+    sidecar = str(informative_path(data_dir, scenario))
     report = LoadReport(scenario, str(path))
     records: list[Record] = []
     seen: dict[int, str] = {}
+    checked: set[str] = set()  # paths already found inside the folder (and readable, with check_images)
     with open(path, "rb") as handle:
         for where, raw in decode_lines(handle, str(path), BenchmarkFormatError):
             record = parse_record(scenario, raw, where)
@@ -250,9 +252,9 @@ def load_scenario(
             if id_filter is not None and not id_filter.keeps(scenario, record.id):
                 report.dropped[f"not in {id_filter.name}"] += 1
                 continue
+            _check_images(record, data_dir, check_images, checked)
             if informative is not None:
-                record = _with_informative_views(record, informative, data_dir)
-            _check_images(record, data_dir, check_images)
+                record = _with_informative_views(record, informative, sidecar, data_dir, checked)
             records.append(record)
     if report.read == 0:
         raise BenchmarkFormatError(f"{path}: no records (the file is empty)")
@@ -268,10 +270,11 @@ def _check_inside(data_dir: str | Path, path: Path) -> None:
         raise BenchmarkFormatError(f"{path}: {err}") from None
 
 
-def _check_images(record: Record, data_dir: str | Path, check_files: bool) -> None:
+def _check_images(record: Record, data_dir: str | Path, check_files: bool, checked: set[str]) -> None:
     """Every image ``record`` can show lies inside ``data_dir`` (and, with ``check_files``, is a readable image).
 
     A bad ``image_template`` placeholder or a path leading out of the folder names the record's line.
+    Paths in ``checked`` are skipped; the ones checked here are added.
     """
     where = record.source
     try:
@@ -284,34 +287,40 @@ def _check_images(record: Record, data_dir: str | Path, check_files: bool) -> No
         raise BenchmarkFormatError(
             f"{where}: field 'image_template': cannot fill {record.image_template!r:.80} ({err})"
         ) from None
+    from data.images import check_image
+
     for image in images:
+        if image in checked:
+            continue
         try:
             inside_folder(data_dir, image)
         except OutsideFolderError as err:
             raise BenchmarkFormatError(f"{where}: field 'image_template': {err}") from None
-    if check_files:
-        from data.images import check_image
-
-        for image in images:
+        if check_files:
             check_image(data_dir, image, owner=f"record {record.id} ({where})")
+        checked.add(image)
 
 
-def _with_informative_views(record: Record, informative: dict[str, Any], data_dir: str | Path) -> Record:
-    """``record`` with its views from the sidecar, which must list them (as strings inside the folder)."""
-    sidecar = informative_path(data_dir, record.scenario)
+def _with_informative_views(
+    record: Record, informative: dict[str, Any], sidecar: str, data_dir: str | Path, checked: set[str]
+) -> Record:
+    """``record`` with its views from ``sidecar``, which must list them (as strings inside the folder)."""
     views = informative.get(str(record.id))
     if views is None:
         raise BenchmarkFormatError(
             f"{sidecar}: field {str(record.id)!r}: missing (record at {record.source})"
         )
-    _check_type(str(sidecar), str(record.id), views, list)
+    _check_type(sidecar, str(record.id), views, list)
     for i, view in enumerate(views):
         field_name = f"{record.id}[{i}]"
-        _check_type(str(sidecar), field_name, view, str)
+        _check_type(sidecar, field_name, view, str)
+        if view in checked:
+            continue
         try:
             inside_folder(data_dir, view)
         except OutsideFolderError as err:
             raise BenchmarkFormatError(f"{sidecar}: field {field_name!r}: {err}") from None
+        checked.add(view)
     return replace(record, informative_views=frozenset(views))
 
 
