@@ -224,6 +224,10 @@ def load_scenario(
     "none" keeps everything, "auto" (default) is "official" except for a synthetic folder (one with a
     ``synthetic.json`` marker), or pass an :class:`IdFilter`. VSOD records whose ``strong_occlusions``
     is false are dropped, as the official loader does. Every dropped record is counted in the report.
+
+    Every image path of every record must lie inside ``data_dir`` once symlinks are resolved (no
+    absolute path, no ``..``); ``check_images`` also opens each image of the kept records. Any
+    problem, an empty file included, is a :class:`BenchmarkFormatError` naming file, line and field.
     """
     scenario = resolve_scenario(scenario)
     path = scenario_path(data_dir, scenario)
@@ -236,7 +240,8 @@ def load_scenario(
     report = LoadReport(scenario, str(path))
     records: list[Record] = []
     seen: dict[int, str] = {}
-    checked: set[str] = set()  # paths already found inside the folder (and readable, with check_images)
+    inside: set[str] = set()  # paths already found inside the folder
+    readable: set[str] = set()  # images already found readable (check_images)
     with open(path, "rb") as handle:
         for where, raw in decode_lines(handle, str(path), BenchmarkFormatError):
             record = parse_record(scenario, raw, where)
@@ -246,15 +251,17 @@ def load_scenario(
                     f"{where}: field 'id': {record.id} already used at {seen[record.id]}"
                 )
             seen[record.id] = where
+            images = _image_paths_inside(record, data_dir, inside)
             if record.extras.get("strong_occlusions") is False:
                 report.dropped["weak occlusion (strong_occlusions=false)"] += 1
                 continue
             if id_filter is not None and not id_filter.keeps(scenario, record.id):
                 report.dropped[f"not in {id_filter.name}"] += 1
                 continue
-            _check_images(record, data_dir, check_images, checked)
+            if check_images:
+                _check_image_files(record, images, data_dir, readable)
             if informative is not None:
-                record = _with_informative_views(record, informative, sidecar, data_dir, checked)
+                record = _with_informative_views(record, informative, sidecar, data_dir, inside)
             records.append(record)
     if report.read == 0:
         raise BenchmarkFormatError(f"{path}: no records (the file is empty)")
@@ -270,11 +277,10 @@ def _check_inside(data_dir: str | Path, path: Path) -> None:
         raise BenchmarkFormatError(f"{path}: {err}") from None
 
 
-def _check_images(record: Record, data_dir: str | Path, check_files: bool, checked: set[str]) -> None:
-    """Every image ``record`` can show lies inside ``data_dir`` (and, with ``check_files``, is a readable image).
+def _image_paths_inside(record: Record, data_dir: str | Path, inside: set[str]) -> list[str]:
+    """Every image ``record`` can show; each must lie inside ``data_dir`` (paths in ``inside`` already do).
 
     A bad ``image_template`` placeholder or a path leading out of the folder names the record's line.
-    Paths in ``checked`` are skipped; the ones checked here are added.
     """
     where = record.source
     try:
@@ -287,22 +293,28 @@ def _check_images(record: Record, data_dir: str | Path, check_files: bool, check
         raise BenchmarkFormatError(
             f"{where}: field 'image_template': cannot fill {record.image_template!r:.80} ({err})"
         ) from None
+    for image in images:
+        if image not in inside:
+            try:
+                inside_folder(data_dir, image)
+            except OutsideFolderError as err:
+                raise BenchmarkFormatError(f"{where}: field 'image_template': {err}") from None
+            inside.add(image)
+    return images
+
+
+def _check_image_files(record: Record, images: list[str], data_dir: str | Path, readable: set[str]) -> None:
+    """Each image exists and reads as an image (paths in ``readable`` already do)."""
     from data.images import check_image
 
     for image in images:
-        if image in checked:
-            continue
-        try:
-            inside_folder(data_dir, image)
-        except OutsideFolderError as err:
-            raise BenchmarkFormatError(f"{where}: field 'image_template': {err}") from None
-        if check_files:
-            check_image(data_dir, image, owner=f"record {record.id} ({where})")
-        checked.add(image)
+        if image not in readable:
+            check_image(data_dir, image, owner=f"record {record.id} ({record.source})")
+            readable.add(image)
 
 
 def _with_informative_views(
-    record: Record, informative: dict[str, Any], sidecar: str, data_dir: str | Path, checked: set[str]
+    record: Record, informative: dict[str, Any], sidecar: str, data_dir: str | Path, inside: set[str]
 ) -> Record:
     """``record`` with its views from ``sidecar``, which must list them (as strings inside the folder)."""
     views = informative.get(str(record.id))
@@ -314,13 +326,13 @@ def _with_informative_views(
     for i, view in enumerate(views):
         field_name = f"{record.id}[{i}]"
         _check_type(sidecar, field_name, view, str)
-        if view in checked:
+        if view in inside:
             continue
         try:
             inside_folder(data_dir, view)
         except OutsideFolderError as err:
             raise BenchmarkFormatError(f"{sidecar}: field {field_name!r}: {err}") from None
-        checked.add(view)
+        inside.add(view)
     return replace(record, informative_views=frozenset(views))
 
 
