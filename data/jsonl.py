@@ -12,8 +12,12 @@ def decode_utf8(data: bytes, where: str, error: type[Exception] = ValueError) ->
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
+        newline = b"\n"
+        line_start = data.rfind(newline, 0, err.start) + 1
+        multiline = newline in data.rstrip(b"\r\n")
+        line = f"line {data.count(newline, 0, err.start) + 1}, " if multiline else ""
         raise error(
-            f"{where}: not UTF-8 text (byte 0x{data[err.start]:02x} at column {err.start + 1})"
+            f"{where}: not UTF-8 text (byte 0x{data[err.start]:02x} at {line}column {err.start - line_start + 1})"
         ) from None
 
 
