@@ -98,9 +98,8 @@ class EvalConfig:
             raise ValueError(f"--filter-threshold must be in (0, 1], got {self.filter_threshold}")
         self.scenarios = [resolve_scenario(s) for s in self.scenarios]
         self.data = str(Path(self.data).resolve())
-        resolve_id_filter(
-            self.data, self.id_filter, self.filter_threshold
-        )  # a bad name or file: one line now
+        # a bad --id-filter name or correctness file is refused now, in one line, before anything loads
+        resolve_id_filter(self.data, self.id_filter, self.filter_threshold)
         if self.max_new_tokens is None:
             self.max_new_tokens = 256 if self.mode == OPEN else 50
         if self.mode == OPEN and self.judge_model is None:
