@@ -1,4 +1,5 @@
-"""Opening the view a turn shows: the image file, cropped where the scenario crops it.
+"""Opening the view a turn shows: the image file, cropped where the scenario crops it, resized under the
+resize mode.
 
 Every image of the benchmark is opened here, through :func:`image_file`, so no path a benchmark
 file names can make the evaluation or a dataset builder read outside the benchmark folder.
@@ -31,7 +32,14 @@ _UNREADABLE = (
 )
 
 
-def image_file(data_dir: str | Path, image: str, owner: str = "") -> Path:
+def short_edge_size(size: tuple[int, int], short_edge: int) -> tuple[int, int]:
+    """The official resize target: both sides scaled so the shorter one becomes ``short_edge``, then
+    truncated to integers (the same float arithmetic as the official transform, so sizes match exactly)."""
+    scale = short_edge / min(size)
+    return int(size[0] * scale), int(size[1] * scale)
+
+
+def image_file(data_dir: str | Path, image: str, owner: str = "") -> str:
     """The file of ``image`` (a path relative to ``data_dir``), refused unless it lies inside ``data_dir``."""
     try:
         return inside_folder(data_dir, image)
@@ -62,8 +70,17 @@ def check_image(data_dir: str | Path, image: str, owner: str = "") -> None:
         handle.verify()
 
 
-def open_view(data_dir: str | Path, image: str, crop: Box | None = None, *, owner: str = "") -> Image.Image:
-    """The RGB image at ``data_dir/image``, cropped to ``crop`` (left, top, right, bottom) if given.
+def open_view(
+    data_dir: str | Path,
+    image: str,
+    crop: Box | None = None,
+    short_edge: int | None = None,
+    *,
+    owner: str = "",
+) -> Image.Image:
+    """The RGB image at ``data_dir/image``, cropped to ``crop`` (left, top, right, bottom) if given, and
+    resized to ``short_edge`` pixels on its short side if given (PIL's default filter, as the official
+    transform calls it).
 
     ``owner`` names the record in error messages. A path outside ``data_dir`` is a
     :class:`BenchmarkFormatError`, a missing file an :class:`ImageNotFoundError`, a file that is not
@@ -72,4 +89,8 @@ def open_view(data_dir: str | Path, image: str, crop: Box | None = None, *, owne
     path = image_file(data_dir, image, owner)
     with _image_errors(Path(data_dir) / image, owner), Image.open(path) as handle:
         view = handle.convert("RGB")
-    return view.crop(crop) if crop is not None else view
+    if crop is not None:
+        view = view.crop(crop)
+    if short_edge is not None:
+        view = view.resize(short_edge_size(view.size, short_edge))
+    return view

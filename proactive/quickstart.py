@@ -14,8 +14,9 @@ so a rerun redoes only what changed -- the pretrained base in particular is reus
    ``accelerate launch`` (accelerate_configs/cpu.yaml);
 4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and both GRPO
    adapters, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
-5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks) and, per scenario
-   group, ``proactive report``'s comparison tables and plots.
+5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks), per scenario
+   group ``proactive report``'s comparison tables and plots, and ``proactive view`` pages to browse the
+   episodes of every run and the GRPO runs' sampled completions.
 
 ``--fast`` runs the same stages at toy sizes (the CI smoke run, a few minutes).
 """
@@ -344,7 +345,30 @@ def write_reports(
     for group in scenarios:
         labels = list(runs)
         write_report([str(runs[label][group]) for label in labels], report_dir / group, labels, paper=False)
-    return write_evidence_report(report_dir, runs, scenarios, context)
+    pages = write_views(out, report_dir, runs, scenarios)
+    return write_evidence_report(report_dir, runs, scenarios, {**context, "pages": pages})
+
+
+def write_views(
+    out: Path, report_dir: Path, runs: dict[str, dict[str, Path]], scenarios: dict[str, list[str]]
+) -> dict[str, Path]:
+    """The ``proactive view`` pages, title -> index.html: per scenario group every run's episodes side by
+    side (``proactive report`` wrote them), and each GRPO run's logged samples (written here)."""
+    from eval.report_cli import EPISODES_DIR
+    from eval.view.page import PAGE_FILE
+    from proactive.view.cli import write_view
+    from proactive.view.samples import has_samples
+
+    pages = {
+        f"{group}: episodes of every run": report_dir / group / EPISODES_DIR / PAGE_FILE
+        for group in scenarios
+    }
+    for label in runs:
+        if has_samples(out / label):
+            pages[f"{label}: GRPO samples, step by step"] = write_view(
+                [out / label], report_dir / "samples" / label
+            )
+    return pages
 
 
 # --- the whole run ---------------------------------------------------------------------------------

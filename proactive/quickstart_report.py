@@ -194,6 +194,7 @@ def write_evidence_report(
     trained = [label for label in runs if label.startswith("grpo-")]
     lines = ["# Quickstart report: the proactive recipe on the tiny base", ""]
     lines += _setup_lines(scenarios, context)
+    lines += ["", *pages_lines(report_dir, context.get("pages", {}))]
     if trained:
         lines += ["", f"## Targets ({trained[0]} on fresh episodes of the training scenarios)", ""]
         lines += target_checks(
@@ -277,6 +278,22 @@ def write_evidence_report(
     }
     (report_dir / "evidence.json").write_text(json.dumps(evidence, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def pages_lines(report_dir: Path, pages: Mapping[str, Path]) -> list[str]:
+    """Links to the ``proactive view`` pages (static HTML, open them from disk)."""
+    if not pages:
+        return []
+    lines = [
+        "## Browse the episodes",
+        "",
+        "Static pages, to open in a browser from disk (`proactive view`):",
+        "",
+    ]
+    lines += [
+        f"- [{title}]({Path(path).relative_to(report_dir).as_posix()})" for title, path in pages.items()
+    ]
+    return lines + [""]
 
 
 def _plain_rates(rates: Mapping[str, tuple[float, list[float], str]]) -> dict[str, list[Any]]:

@@ -12,7 +12,8 @@ resolved_config.yaml, train_results.json). DIR is laid out as a Hugging Face mod
   processor / tokenizer files      as AutoProcessor.save_pretrained writes them
   resolved_config.yaml             the training run's full resolved configuration
   train_results.json               its final training metrics
-  eval/<run>/                      each --eval run's summary.json, summary.md and plots
+  eval/<run>/                      each --eval run's summary.json, summary.md and plots, and episodes/:
+                                   its episodes turn by turn, a static page (proactive view)
   merged/                          with --merge: full weights (base + adapter merged, safetensors), config,
                                    generation config and processor; load it from the path DIR/merged
 
@@ -181,6 +182,7 @@ class EvalRun:
     label: str
     folder: Path
     summary: dict[str, Any]
+    page: str | None = None  # repo-relative path of its episodes page, once written
 
 
 def read_eval_runs(run_dirs: list[str]) -> list[EvalRun]:
@@ -210,6 +212,12 @@ def copy_eval_run(run: EvalRun, out: Path) -> list[str]:
     plots = sorted(run.folder.glob("*.png"))
     for plot in plots:
         shutil.copy2(plot, target / plot.name)
+    from eval.store import EPISODES_FILE
+    from eval.view.episodes import write_eval_view
+
+    if (run.folder / EPISODES_FILE).is_file():
+        page = write_eval_view([run.folder], target / "episodes", [run.label])
+        run.page = page.relative_to(out).as_posix()
     return [f"{EVAL_DIR}/{run.label}/{plot.name}" for plot in plots]
 
 
@@ -368,7 +376,8 @@ def eval_section(runs: list[EvalRun], plots: dict[str, list[str]]) -> list[str]:
         lines += [
             f"### {run.label}",
             "",
-            f"Episodes{where}; files in [`{EVAL_DIR}/{run.label}`]({EVAL_DIR}/{run.label}).",
+            f"Episodes{where}; files in [`{EVAL_DIR}/{run.label}`]({EVAL_DIR}/{run.label})"
+            + (f"; each episode turn by turn: [`{run.page}`]({run.page})." if run.page else "."),
             "",
         ]
         lines += [f"![{Path(p).stem}]({p})" for p in plots.get(run.label, [])] + [""]

@@ -17,6 +17,7 @@ from trl import GRPOConfig, GRPOTrainer, ModelConfig
 from data.builders import build_grpo_dataset
 from proactive.recipe_args import ProactiveScriptArguments
 from proactive.training import RecipeRun, prepare_run, run_recipe
+from proactive.view.callback import CompletionImages
 from reward import build_reward_funcs
 
 VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
@@ -48,6 +49,7 @@ def build_trainer(
         processing_class=run.processor,
         peft_config=run.peft_config,
     )
+    trainer.add_callback(CompletionImages(trainer))  # log_completions' prompt images, for `proactive view`
     return trainer, run
 
 

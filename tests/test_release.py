@@ -23,6 +23,7 @@ from data.synth import generate_benchmark
 from eval.backends import HFGenerator
 from eval.cli import main as eval_main
 from eval.rollout import conversation
+from eval.view.page import read_index
 from proactive.release import (
     MERGED_DIR,
     TrainingRun,
@@ -142,6 +143,16 @@ def test_release_folder_layout(released: Path, adapter: Path) -> None:
         with Image.open(released / "eval" / "oracle" / plot) as image:
             image.verify()
             assert image.format == "PNG"
+
+
+def test_release_holds_the_episodes_page_of_its_eval(released: Path, eval_run: Path) -> None:
+    page = released / "eval" / "oracle" / "episodes" / "index.html"
+    lines = (eval_run / "episodes.jsonl").read_text(encoding="utf-8").splitlines()
+    index = read_index(page)
+    assert len(index["items"]) == len(lines) and index["runs"] == ["oracle"]
+    assert index["counts"]["oracle"] == {"correct": len(lines)}
+    _, body = read_card(released)
+    assert "[`eval/oracle/episodes/index.html`](eval/oracle/episodes/index.html)" in body
 
 
 def test_model_card_front_matter_and_sections(released: Path, base_model: Path, eval_run: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 from collections import Counter
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from data.environment import make_episode
+from data.icl import ICL_SCENARIOS, example_record, in_context_example
 from data.images import open_view
 from data.parsing import normalize_text
 from data.policies import abstain, oracle, random_category, run_policy
@@ -26,7 +28,7 @@ from data.records import (
     parse_record,
     scenario_path,
 )
-from data.scenarios import ACTION_KEYWORDS, SCENARIO_NAMES, Action, is_abstain
+from data.scenarios import ACTION_KEYWORDS, SCENARIO_NAMES, SCENARIOS, Action, is_abstain
 from data.synth import generate_benchmark, reachable_views
 from data.synth.cli import main as synth_main
 from data.synth.drawing import COLOURS
@@ -274,6 +276,26 @@ def test_scenario_specific_option_rules(bench):
         expected = sorted(words[w] for w in line["direction"].split("_"))
         assert sorted(o for o in line["options"] if not is_abstain(o)) == expected
         assert 3 <= line["granularity"] <= 5 and "{" not in line["image_template"]
+
+
+@pytest.mark.parametrize("scenario", ICL_SCENARIOS)
+def test_every_record_gives_an_in_context_example(bench, loaded, scenario):
+    """The official modes run offline: each ROD / MVP-N record's example (chain of thought, resized) opens
+    its images, asks while the object is hidden and then names it (MVP-N on the informative front view;
+    ROD, officially, after one move of the block, whatever that view shows)."""
+    records = loaded[scenario].records
+    for record in records:
+        turns = in_context_example(record, cot=True, resize=True, rng=random.Random(record.id))
+        assert [t.answer == record.answer for t in turns] == [False] * (len(turns) - 1) + [True]
+        assert not turns[0].state.informative
+        assert len(turns) == (2 if scenario == "Realistic-Occlusion-Dataset" else record.num_images)
+        assert turns[-1].state.informative or scenario == "Realistic-Occlusion-Dataset"
+        assert all(t.answer.startswith(SCENARIOS[scenario].cot_prompt) for t in turns[:-1])
+        size = SCENARIOS[scenario].icl_short_edge
+        assert all(
+            min(open_view(bench[0], t.state.image, None, t.state.short_edge).size) == size for t in turns
+        )
+        assert example_record(records, record).id != record.id
 
 
 def test_coco_crops_stay_inside_the_scene(loaded):
