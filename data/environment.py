@@ -74,10 +74,6 @@ class TurnState:
         """The record, as error messages name it ("QuickDraw record 3")."""
         return f"{self.scenario} record {self.record_id}"
 
-    @property
-    def proactive_options(self) -> tuple[str, ...]:
-        return tuple(o for o in self.options if not is_abstain(o))
-
     def judge(self, answer: str) -> Judgement:
         return judge_answer(
             answer, self.options, self.accepted_options, self.categories, self.accepted_categories

@@ -21,24 +21,10 @@ from typing import Any
 
 from eval.paper import paper_rows
 from eval.report import comparison_markdown, metrics_of, plot_bars, scenario_columns, write_matrix
-from eval.store import EPISODES_FILE
+from eval.store import EPISODES_FILE, read_summary
 from eval.view.episodes import write_eval_view
 
 EPISODES_DIR = "episodes"
-
-
-def load_summary(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "summary.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no summary (run 'proactive eval --out {run_dir}' first)")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-    for key in ("scenarios", "average"):
-        if not isinstance(summary.get(key), dict):
-            raise ValueError(f"{path}: field {key!r}: missing or not an object")
-    return summary
 
 
 def _labels(run_dirs: Sequence[str], labels: Sequence[str] | None) -> list[str]:
@@ -59,7 +45,7 @@ def write_report(
     episodes: bool = True,
 ) -> list[Path]:
     """Compare runs (and, with ``episodes``, write the page of their episodes); return the files written."""
-    runs = {label: load_summary(d) for label, d in zip(_labels(run_dirs, labels), run_dirs, strict=True)}
+    runs = {label: read_summary(d) for label, d in zip(_labels(run_dirs, labels), run_dirs, strict=True)}
     if len(runs) != len(run_dirs):
         raise ValueError("--labels: labels must be distinct")
     metrics = list(metrics or dict.fromkeys(m for s in runs.values() for m in metrics_of(s)))

@@ -55,8 +55,8 @@ def test_regenerated_benchmark_at_the_same_path_is_refused(
     shutil.rmtree(bench)
     generate_benchmark(bench, 3, seed=1, size=32)  # same path, other records
     code, err = run(capsys, bench, out, "--limit", "3")
-    assert code == 2 and "differ from those this run was started on" in err
-    assert f"{QD}: {config['data_fingerprint'][QD]} there, " in err
+    assert code == 2 and "the records differ from those this run was started on" in err
+    assert f"data_fingerprint.{QD}: {config['data_fingerprint'][QD]!r} there, " in err
     assert episode_count(out) == 2 * 7  # nothing was added to the old episodes
 
 
@@ -88,16 +88,15 @@ def test_a_run_folder_without_a_fingerprint_is_refused(
 # --- item 6: summary.json describes exactly the episodes on disk -------------------------------------
 
 
-def test_a_smaller_limit_on_resume_is_refused_and_changes_nothing(
+def test_a_smaller_limit_on_resume_is_refused_and_leaves_the_summary(
     bench: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
     assert run(capsys, bench, out, "--limit", "2")[0] == 0
-    before = {name: (out / name).read_bytes() for name in ("summary.json", "config.json", "episodes.jsonl")}
+    before = {name: (out / name).read_bytes() for name in ("summary.json", "episodes.jsonl")}
     code, err = run(capsys, bench, out, "--limit", "1")
     assert code == 2
     assert "holds 7 episode(s) that this run would leave out of its summary" in err
-    assert "(last run: --limit 2)" in err
     assert {name: (out / name).read_bytes() for name in before} == before
     assert run(capsys, bench, out)[0] == 0  # no limit: the rest is played, the summary covers all
     summary = json.loads((out / "summary.json").read_text())
@@ -169,3 +168,8 @@ def test_non_utf8_bytes_in_episodes_name_the_line(
     path.write_bytes(path.read_bytes().replace(b'"QuickDraw"', b'"Quick\xe9Draw"', 2))
     code, err = run(capsys, bench, out, "--scenarios", "QD")
     assert code == 2 and f"{path}:1: not UTF-8 text (byte 0xe9" in err
+    config = out / "config.json"
+    for damaged, message in ((b'{"data": "\xff"}', "not UTF-8 text"), (b"[1, 2]", "expected a JSON object")):
+        config.write_bytes(damaged)
+        code, err = run(capsys, bench, out, "--scenarios", "QD")
+        assert code == 2 and f"{config}" in err and message in err

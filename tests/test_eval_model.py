@@ -19,32 +19,12 @@ from data.environment import REJECTED_IMAGE, make_episode
 from data.icl import in_context_example
 from data.prompts import user_message
 from data.records import load_scenario, parse_record
-from data.synth import generate_benchmark
 from eval.backends import REJECTED, Prompt, load_hf_generator, load_text_generator
 from eval.cli import EvalConfig, evaluate
 from eval.results import MCQA, OPEN
 from eval.rollout import Job, ModelAgent, conversation, run_episodes
-from proactive.tiny_models import build_tiny_model
 
 LETTERS = "ABCDEFGH"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "eval_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model("qwen2_vl", tmp_path_factory.getbasetemp() / "eval_tiny_qwen2_vl")
 
 
 @pytest.fixture(scope="session")
@@ -100,14 +80,8 @@ def test_batched_equals_one_at_a_time_over_several_turns(
 
 
 @pytest.mark.parametrize("arch", ["qwen2_vl", "qwen2_5_vl", "llava"])
-def test_batched_equals_one_at_a_time_free_text(
-    arch: str, bench: Path, tiny_model: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    model = (
-        tiny_model
-        if arch == "qwen2_vl"
-        else build_tiny_model(arch, tmp_path_factory.getbasetemp() / f"eval_tiny_{arch}")
-    )
+def test_batched_equals_one_at_a_time_free_text(arch: str, bench: Path, tiny_models, tmp_path: Path) -> None:
+    model = tiny_models(arch)
     common = {"limit": 2, "scenarios": ["qd", "coco", "cit"]}
     one = run(bench, tmp_path / "one", model, batch_size=1, **common)
     batched = run(bench, tmp_path / "batched", model, batch_size=6, **common)

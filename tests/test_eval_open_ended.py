@@ -12,7 +12,6 @@ import pytest
 
 from data.environment import REJECTED_IMAGE, make_episode
 from data.records import load_benchmark, parse_record
-from data.synth import generate_benchmark
 from eval.backends import REJECTED, Prompt, after_last
 from eval.open_ended import (
     JUDGE_SYSTEM_PROMPT,
@@ -105,14 +104,6 @@ def test_changeit_answers_and_the_official_mid_video_quirk() -> None:
     ]
     assert len(answer_list(counted)) == 5  # the parser expects one verdict more than the judge was shown
     assert read_verdict(counted, "1,0,0,0", "ChangeIt")[3] is False
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "eval_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
 
 
 def test_open_question_carries_only_the_open_hint(bench: Path) -> None:

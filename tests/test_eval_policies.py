@@ -14,7 +14,6 @@ from data.environment import make_episode
 from data.policies import oracle, run_policy
 from data.records import Record, load_benchmark, parse_record
 from data.scenarios import SCENARIO_NAMES, is_abstain
-from data.synth import generate_benchmark
 from eval.cli import EvalConfig, evaluate, select_episodes
 from eval.cli import main as eval_main
 from eval.open_ended import official_sample
@@ -22,15 +21,6 @@ from eval.results import MCQA, OPEN, REFERENCE
 from eval.rollout import Item, Job, PolicyAgent, run_episodes
 
 ROD, VSOD, MVPN, INC, QD, CIT, COCO = SCENARIO_NAMES
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic benchmark (6 kept records per scenario, 56 px), shared by the eval tests."""
-    path = tmp_path_factory.getbasetemp() / "eval_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
 
 
 @pytest.fixture(scope="session")

@@ -158,25 +158,26 @@ def digest(image: Image.Image) -> tuple[tuple[int, int], str]:
 
 
 @pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def replay_bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Its own benchmark (8 per scenario, seed 3): more records than the shared one, for more cases."""
     path = tmp_path_factory.mktemp("bench")
     generate_benchmark(path, per_scenario=8, seed=3, size=56)
     return path
 
 
-def test_synthetic_benchmark_replays_identically(official, bench: Path, tmp_path: Path) -> None:
+def test_synthetic_benchmark_replays_identically(official, replay_bench: Path, tmp_path: Path) -> None:
     """Synthetic records of all seven scenarios, with oracle and random answers, resized or not, with a
     refused view or not, and ROD / MVP-N in-context examples in every mode: the same turns and the same
     pixels (views replayed from the official operations) under both."""
     python, source = official
     rng = random.Random(0)
     cases, states = [], []
-    for name, loaded in load_benchmark(bench).items():
+    for name, loaded in load_benchmark(replay_bench).items():
         for record in loaded.records:
             raw = record.to_json()
             sizes = {}
             for path in image_path_for(record):
-                with Image.open(bench / path) as image:
+                with Image.open(replay_bench / path) as image:
                     sizes[path] = list(image.size)
             oracle_answers = [t.answer for t in run_policy(make_episode(record), oracle).turns]
             refused = [*oracle_answers[: rng.randrange(len(oracle_answers))], None]
@@ -196,8 +197,8 @@ def test_synthetic_benchmark_replays_identically(official, bench: Path, tmp_path
         assert run_case(case) == expected, where(case)
         turns = expected if case["kind"] == "icl" else expected["turns"]
         for turn, state in zip(turns, shown, strict=True):
-            ours = open_view(bench, state.image, state.crop, state.short_edge)
-            assert digest(ours) == digest(replay(bench, turn["image"], turn["view"])), where(case)
+            ours = open_view(replay_bench, state.image, state.crop, state.short_edge)
+            assert digest(ours) == digest(replay(replay_bench, turn["image"], turn["view"])), where(case)
             compared += 1
     assert compared > 300
     episodes = [r for c, r in zip(cases, theirs, strict=True) if c["kind"] == "episode"]

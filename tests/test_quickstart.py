@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from data.records import load_benchmark
+from eval.report import metric_cell
 from eval.view.page import read_index
 from proactive import quickstart
 from proactive.pretrain import PretrainArgs, pretrain_rows
-from proactive.quickstart_report import cell
 
 pytestmark = pytest.mark.slow
 
@@ -56,8 +56,8 @@ def test_report_numbers_equal_the_summaries(fast_run: tuple[Path, Path, str]) ->
             acc_table = section.split("### acc (%)")[1].split("###")[0]
             row = next(line for line in acc_table.splitlines() if line.startswith(f"| {label} |"))
             cells = [c.strip() for c in row.strip("|").split("|")][1:]
-            expected = [cell(summary["scenarios"][s], "acc") for s in scenarios] + [
-                cell(summary["average"], "acc")
+            expected = [metric_cell(summary["scenarios"][s], "acc") for s in scenarios] + [
+                metric_cell(summary["average"], "acc")
             ]
             assert cells == expected
     oracle = json.loads((out / "eval" / "oracle" / quickstart.TRAIN_GROUP / "summary.json").read_text())

@@ -26,14 +26,12 @@ from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCall
 from trl import GRPOConfig, SFTConfig
 
 from data.prompts import user_message
-from data.synth import generate_benchmark
 from eval.backends import HFGenerator, Prompt
 from eval.rollout import Modes
 from proactive.lora_targets import is_vision_module
 from proactive.recipe_args import RecipeConfigError, parse_recipe_args
 from proactive.recipe_eval import eval_modes
 from proactive.tiny.archs import ARCHS
-from proactive.tiny_models import build_tiny_model
 from proactive.training import train_and_save
 
 REPO = Path(__file__).resolve().parents[1]
@@ -51,25 +49,6 @@ def load_recipe(name: str) -> ModuleType:
 
 SFT = load_recipe("sft")
 GRPO = load_recipe("grpo")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "recipes_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.getbasetemp() / "recipes_models"
-    return lambda arch: build_tiny_model(arch, root / arch)
 
 
 @pytest.fixture(scope="session")

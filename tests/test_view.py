@@ -32,7 +32,6 @@ from eval.report_cli import write_report
 from eval.results import MCQA, OPEN, REFERENCE, EpisodeResult, JudgeResult, TurnResult, episode_result
 from eval.store import RunStore
 from eval.view.page import PAGE_SIZE, read_detail, read_index
-from proactive.tiny_models import build_tiny_model
 from proactive.view.cli import main, write_view
 from proactive.view.samples import images_index_path
 from proactive.view.screenshot import chromium_path, launch_chromium, page_url
@@ -292,8 +291,10 @@ def mean_difference(a: Image.Image, b: Image.Image) -> float:
 
 
 @pytest.mark.slow
-def test_grpo_samples_page_shows_each_logged_completion_with_its_image(pages: Pages, tmp_path: Path) -> None:
-    model = build_tiny_model("qwen2_vl", tmp_path / "tiny")
+def test_grpo_samples_page_shows_each_logged_completion_with_its_image(
+    pages: Pages, tiny_model: Path, tmp_path: Path
+) -> None:
+    model = tiny_model
     out = tmp_path / "grpo"
     argv = ["--config", str(REPO / "recipes" / "tiny" / "grpo.yaml"), "--model_name_or_path", str(model)]
     argv += ["--benchmark_dir", str(pages.bench), "--output_dir", str(out), "--max_steps", "2"]

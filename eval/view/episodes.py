@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from data.environment import OUT_OF_RANGE, STEP_LIMIT, TurnState, make_episode
-from data.jsonl import decode_lines
 from data.parsing import Outcome
 from data.paths import OutsideFolderError, inside_folder
 from data.records import BenchmarkFormatError, Record, load_scenario
@@ -35,11 +34,10 @@ from eval.results import (
     EpisodeKey,
     EpisodeResult,
     JudgeResult,
-    ResultFormatError,
     TurnResult,
 )
 from eval.rollout import episode_rng
-from eval.store import CONFIG_FILE, EPISODES_FILE
+from eval.store import CONFIG_FILE, EPISODES_FILE, read_episode_lines
 from eval.view.page import (
     Facet,
     Field,
@@ -147,11 +145,10 @@ def read_eval_run(folder: str | Path, label: str) -> EvalRun:
         except json.JSONDecodeError as err:
             raise ViewInputError(f"{folder / CONFIG_FILE}:{err.lineno}: invalid JSON ({err.msg})") from None
     run = EvalRun(label, folder, config)
-    with open(path, encoding="utf-8") as handle:
-        for where, raw in decode_lines(handle, str(path), ResultFormatError):
-            result = EpisodeResult.from_json(_known_fields(raw), where)
-            run.results[result.key] = result
-            run.lines[result.key] = raw
+    for where, raw in read_episode_lines(folder):
+        result = EpisodeResult.from_json(_known_fields(raw), where)
+        run.results[result.key] = result
+        run.lines[result.key] = raw
     return run
 
 
