@@ -53,9 +53,10 @@ def identity(config: dict[str, Any]) -> dict[str, Any]:
 
 def _mismatch(path: Path, differences: list[str]) -> str:
     """Why a run folder cannot be resumed: other settings, or other records under the same settings."""
-    if not all(d.startswith(DATA_FINGERPRINT) for d in differences):
+    settings = [d for d in differences if not d.startswith(DATA_FINGERPRINT)]
+    if settings:  # other scenarios or filter also change the fingerprints: name the settings only
         return (
-            f"{path}: this run folder was started with another configuration ({'; '.join(differences)}); "
+            f"{path}: this run folder was started with another configuration ({'; '.join(settings)}); "
             "resume with the same settings or choose another --out"
         )
     if all(" None there, " in d for d in differences):
