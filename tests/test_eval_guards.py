@@ -140,7 +140,7 @@ def test_a_scenario_the_filter_empties_is_an_error(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+        (["--batch-size", "0"], "--batch-size must be a positive integer or auto, got 0"),
         (["--max-live", "-1"], "--max-live must be at least 1, got -1"),
         (["--limit", "0"], "--limit must be at least 1, got 0"),
         (["--max-new-tokens", "0"], "--max-new-tokens must be at least 1"),
