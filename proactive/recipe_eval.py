@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data.environment import make_episode
-from data.records import Record
+from data.records import Record, records_fingerprint
 from eval.backends import load_hf_generator
 from eval.metrics import summarize
 from eval.report import write_run_report
 from eval.results import MCQA
 from eval.rollout import Job, ModelAgent, Modes, in_context_examples, run_episodes
-from eval.store import RunStore
+from eval.store import DATA_FINGERPRINT, RunStore
 
 if TYPE_CHECKING:
     from proactive.recipe_args import ProactiveScriptArguments
@@ -75,6 +75,9 @@ def evaluate_saved_model(
     ``example_pool`` (the records never trained on; ``records`` when empty)."""
     modes = modes or Modes()
     max_new_tokens = COT_MAX_NEW_TOKENS if modes.cot else MAX_NEW_TOKENS
+    by_scenario: dict[str, list[Record]] = {}
+    for record in records:
+        by_scenario.setdefault(record.scenario, []).append(record)
     config = {
         "data": str(Path(benchmark_dir).resolve()),
         "model": model_id,
@@ -86,10 +89,11 @@ def evaluate_saved_model(
         "seed": seed,
         "batch_size": batch_size,
         **asdict(modes),
+        DATA_FINGERPRINT: {name: records_fingerprint(group) for name, group in by_scenario.items()},
     }
     jobs = [Job(MCQA, make_episode(record, hint=modes.hint, resize=modes.resize)) for record in records]
     keys = [(MCQA, r.scenario, r.id) for r in records]
-    with RunStore(out_dir, config) as store:
+    with RunStore(out_dir, config, selection=set(keys)) as store:
         pending = [job for job, key in zip(jobs, keys, strict=True) if not store.done(key)]
         if pending:
             examples = in_context_examples(
