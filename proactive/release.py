@@ -46,7 +46,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from huggingface_hub.utils import HFValidationError, validate_repo_id
 
 from data.markdown import markdown_table
-from data.outdir import OutputFolder
+from data.outdir import OutputFolder, OutputFolderError, check_output_folder
 from data.records import is_synthetic
 from eval.store import CONFIG_FILE, EPISODES_FILE, SUMMARY_FILE, read_summary
 from proactive.cli import command_parser
@@ -550,16 +550,20 @@ def model_card(
 # --- writing the folder ---------------------------------------------------------------------------------
 def prepare_out(out: Path, inputs: list[Path], force: bool) -> None:
     """Make ``out`` an empty folder marked as a release. Refused: an ``out`` that is, holds or lies inside
-    one of ``inputs``, that is a file or a link, or (with --force) a non-empty folder without the mark of an
-    earlier release: --force replaces only what this command wrote."""
+    one of ``inputs``, that cannot be written or is a link, or (with --force) a non-empty folder without the
+    mark of an earlier release: --force replaces only what this command wrote."""
     target = out.resolve()
     for folder in inputs:
         source = folder.resolve()
         if target == source or target in source.parents or source in target.parents:
             where = "is" if target == source else "holds" if target in source.parents else "lies inside"
             raise ReleaseError(f"{out}: --out {where} the input folder {folder}; choose a folder outside it")
-    if out.is_symlink() or (out.exists() and not out.is_dir()):
-        raise ReleaseError(f"{out}: exists and is not a folder; choose another --out")
+    try:
+        check_output_folder(out)
+    except OutputFolderError as err:
+        raise ReleaseError(str(err)) from None
+    if out.is_symlink():
+        raise ReleaseError(f"{out}: is a link; choose another --out")
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise ReleaseError(f"{out}: exists and is not empty; choose another --out or pass --force")
