@@ -2,8 +2,8 @@
 
 Every command that writes a folder (``--out``, a recipe's ``output_dir``) checks it first: a path held by a
 file, or one whose nearest existing folder cannot be written, would otherwise fail with a traceback after
-the work (or the model loading) was done. The check leaves nothing behind: it probes the nearest existing
-folder with a temporary file, deleted at once.
+the work (or the model loading) was done. The check leaves nothing behind and opens no file: it makes and
+removes an empty folder in the nearest existing folder, as making the output folder will.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ def check_output_folder(path: str | Path) -> None:
     if not existing.is_dir():
         raise OutputFolderError(f"{folder}: cannot be created, {existing} is a file")
     try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=existing))  # what making the folder will need
     except OSError as err:
         raise OutputFolderError(
             f"{folder}: cannot write in {existing} ({err.strerror or err}); choose another output folder"
