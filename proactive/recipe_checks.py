@@ -59,7 +59,8 @@ def _between(low: float, high: float, high_open: bool = False) -> tuple[Callable
 
 
 # Every number a recipe takes whose bad values neither transformers nor TRL refuse while parsing (checked by
-# tests/test_recipe_checks.py); None stays allowed where the field allows it.
+# tests/test_recipe_checks.py; eval_fraction is checked by ProactiveScriptArguments itself); None stays
+# allowed where the field allows it.
 RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     # TrainingArguments
     "max_steps": (lambda v: v == -1 or v >= 1, "-1 (train for num_train_epochs) or at least 1"),
@@ -101,7 +102,6 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "synthetic_image_size": _at_least(MIN_SIZE),
     "synthetic_seed": _at_least(0),
     "filter_threshold": _between(0, 1),
-    "eval_fraction": _between(0, 1, high_open=True),
     "split_seed": _at_least(0),
     "max_train_samples": _at_least(1),
     "eval_limit": _at_least(1),

@@ -83,7 +83,7 @@ def yaml_with(tmp_path: Path, method: str, extra: str) -> tuple[Path, int]:
 
 
 def test_every_range_is_tested() -> None:
-    assert set(OUT_OF_RANGE) == set(RANGES) - {"eval_fraction"}  # eval_fraction: its own older check
+    assert set(OUT_OF_RANGE) == set(RANGES)
 
 
 @pytest.mark.parametrize("key", sorted(OUT_OF_RANGE))
