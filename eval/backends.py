@@ -71,9 +71,16 @@ class HFGenerator:
         return {k: v.to(self.model.device) for k, v in inputs.items()}
 
     def generate(self, prompts: Sequence[Prompt]) -> list[str]:
-        """Greedy answers of a batch. A batch the processor rejects (e.g. Qwen's aspect-ratio limit on a
-        thin COCO crop) is retried prompt by prompt; a prompt it still rejects gets the empty answer
-        (unparseable, so its episode ends as a failure, as the official loop ends it) and a warning."""
+        """Greedy answers of a batch (see :meth:`generate_ids`)."""
+        return self.tokenizer.batch_decode(
+            self.generate_ids(prompts), skip_special_tokens=True, clean_up_tokenization_spaces=True
+        )
+
+    def generate_ids(self, prompts: Sequence[Prompt]) -> list[list[int]]:
+        """The new token ids of each greedy answer, up to and including its end token. A batch the processor
+        rejects (e.g. Qwen's aspect-ratio limit on a thin COCO crop) is retried prompt by prompt; a prompt it
+        still rejects gets the empty answer (unparseable, so its episode ends as a failure, as the official
+        loop ends it) and a warning."""
         if not prompts:
             return []
         try:
@@ -84,12 +91,12 @@ class HFGenerator:
                     f"warning: the processor rejects a prompt ({type(err).__name__}: {err}); answering ''",
                     file=sys.stderr,
                 )
-                return [""]
-            return [answer for prompt in prompts for answer in self.generate([prompt])]
+                return [[]]
+            return [ids for prompt in prompts for ids in self.generate_ids([prompt])]
         return self._generate(inputs)
 
     @torch.inference_mode()
-    def _generate(self, inputs: dict[str, torch.Tensor]) -> list[str]:
+    def _generate(self, inputs: dict[str, torch.Tensor]) -> list[list[int]]:
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         output = self.model.generate(
@@ -102,10 +109,13 @@ class HFGenerator:
             top_k=None,
             pad_token_id=self.pad_token_id,
         )
-        new_tokens = output[:, inputs["input_ids"].shape[1] :]
-        return self.tokenizer.batch_decode(
-            new_tokens, skip_special_tokens=True, clean_up_tokenization_spaces=True
-        )
+        eos = self.model.generation_config.eos_token_id
+        stops = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        answers = []
+        for row in output[:, inputs["input_ids"].shape[1] :].tolist():
+            end = next((i + 1 for i, token in enumerate(row) if token in stops), len(row))
+            answers.append(row[:end])
+        return answers
 
 
 def load_hf_generator(

@@ -5,10 +5,12 @@ usage: proactive eval (--model M [--adapter A] | --policy oracle|random|abstain|
                       [--batch-size 32] [--max-new-tokens 50] [--id-filter auto|official|none|PATH]
                       [--filter-threshold 0.25] [--seed 0] [--mode mcqa|open] [--judge-model J]
                       [--max-live N] [--backend hf|vllm] [--dtype D] [--device D] [--threads N]
-                      --out RUN_DIR
+                      [--protocol mcqa|tools] --out RUN_DIR
 
 Writes RUN_DIR/episodes.jsonl (one line per finished episode, resumable), summary.json, summary.md
 and one PNG per metric. Re-running into the same RUN_DIR skips the episodes it already holds.
+``--protocol tools`` offers the interventions as calls of an ``intervene`` tool (data/tools.py) instead
+of lettered options; acc and psr are counted as in MCQA.
 """
 
 from __future__ import annotations
@@ -34,8 +36,10 @@ from eval.report import write_run_report
 from eval.results import MCQA, OPEN, REFERENCE, EpisodeKey, EpisodeResult, ResultFormatError
 from eval.rollout import Agent, Job, ModelAgent, PolicyAgent, episode_rng, run_episodes
 from eval.store import ConfigMismatchError, RunStore
+from eval.tool_rollout import ToolModelAgent, ToolPolicyAgent
 
 DEFAULT_JUDGE = "Qwen/Qwen3-8B"
+TOOLS = "tools"
 BASELINES = ("oracle", "random", "abstain", "first-option")
 
 
@@ -50,6 +54,7 @@ class EvalConfig:
     policy: str | None = None
     scenarios: list[str] = field(default_factory=lambda: list(SCENARIO_NAMES))
     mode: str = MCQA
+    protocol: str = MCQA  # or TOOLS: interventions as tool calls
     hint: bool = False
     history: bool = False
     reference: bool = False
@@ -83,6 +88,13 @@ class EvalConfig:
         if self.mode == OPEN and (self.history or self.reference or self.random_actions):
             raise ValueError(
                 "--mode open is single-turn: --history, --reference and --random-actions do not apply"
+            )
+        if self.protocol not in (MCQA, TOOLS):
+            raise ValueError(f"--protocol must be {MCQA} or {TOOLS}, got {self.protocol!r}")
+        if self.protocol == TOOLS and (self.mode == OPEN or self.history or self.backend != "hf"):
+            raise ValueError(
+                "--protocol tools plays multiple-choice episodes on the hf backend and always keeps the "
+                "conversation: --mode open, --history and --backend vllm do not apply"
             )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be positive, got {self.limit}")
@@ -185,6 +197,10 @@ def _recorder(store: RunStore, bar: tqdm) -> Callable[[EpisodeResult], None]:
 
 
 def _agent(config: EvalConfig) -> Agent:
+    if config.protocol == TOOLS:
+        if config.policy is not None:
+            return ToolPolicyAgent(config.policy, config.seed)
+        return ToolModelAgent(load_generator(config), config.data)
     if config.policy is not None:
         return PolicyAgent(config.policy, config.seed)
     return ModelAgent(load_generator(config), config.data, config.history)
@@ -208,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenarios", nargs="+", default=list(SCENARIO_NAMES), help="names or acronyms (default: all seven)"
     )
     parser.add_argument("--mode", choices=[MCQA, OPEN], default=MCQA)
+    parser.add_argument(
+        "--protocol",
+        choices=[MCQA, TOOLS],
+        default=MCQA,
+        help="tools: interventions are calls of an `intervene` tool returning the next view",
+    )
     parser.add_argument("--hint", action="store_true", help="append the scenario's hint to the question")
     parser.add_argument(
         "--history", action="store_true", help="keep earlier turns (and their images) in the conversation"

@@ -18,6 +18,7 @@ from data.scenarios import SCENARIO_NAMES, resolve_scenario
 
 DEFAULT_TRAIN_SCENARIOS = ["QuickDraw", "coco2014"]
 ID_FILTER_KEYWORDS = ("auto", "official", "none")
+ROLLOUTS = ("single_turn", "episode", "tools")
 
 
 class RecipeConfigError(ValueError):
@@ -81,6 +82,16 @@ class ProactiveScriptArguments:
             "JSON string). Not `reward_weights`: that is GRPOConfig's list of per-function weights."
         },
     )
+    rollout: str = field(
+        default="single_turn",
+        metadata={
+            "help": f"GRPO rollout: {' | '.join(ROLLOUTS)} (one turn; the rest of the MCQA episode; a whole "
+            "episode with interventions as tool calls)."
+        },
+    )
+    history: bool = field(
+        default=False, metadata={"help": "rollout episode: earlier turns and their images in the prompt."}
+    )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep at most this many training rows (sampled with split_seed)."}
     )
@@ -119,6 +130,8 @@ class ProactiveScriptArguments:
             )
         if self.sft_turns not in SFT_TURNS:
             raise RecipeConfigError(f"sft_turns {self.sft_turns!r}: expected one of {', '.join(SFT_TURNS)}")
+        if self.rollout not in ROLLOUTS:
+            raise RecipeConfigError(f"rollout {self.rollout!r}: expected one of {', '.join(ROLLOUTS)}")
         if not 0.0 <= self.eval_fraction < 1.0:
             raise RecipeConfigError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.id_filter not in ID_FILTER_KEYWORDS and not Path(self.id_filter).is_file():

@@ -3,8 +3,10 @@
 usage: accelerate launch recipes/grpo.py --config recipes/tiny/grpo.yaml [--<argument> <value> ...]
    or: python recipes/grpo.py --config recipes/tiny/grpo.yaml [--<argument> <value> ...]
 
-One single-turn row per reachable state of the train scenarios' episodes (held-out episodes and
-scenarios excluded), rewarded by ``reward.build_reward_funcs(reward_preset, **reward_kwargs)``.
+``rollout: single_turn`` (default): one single-turn row per reachable state of the train scenarios' episodes
+(held-out episodes and scenarios excluded), rewarded by ``reward.build_reward_funcs(reward_preset,
+**reward_kwargs)``. ``rollout: episode`` / ``tools``: whole episodes, MCQA or with interventions as tool calls,
+rewarded by ``reward.episode.episode_reward`` (proactive/episode_grpo.py).
 Arguments: ``ProactiveScriptArguments`` (proactive/recipe_args.py), ``trl.GRPOConfig``, ``trl.ModelConfig``.
 """
 
@@ -15,6 +17,7 @@ import sys
 from trl import GRPOConfig, GRPOTrainer, ModelConfig
 
 from data.builders import build_grpo_dataset
+from proactive.episode_grpo import episode_trainer_kwargs
 from proactive.recipe_args import ProactiveScriptArguments
 from proactive.training import RecipeRun, prepare_run, run_recipe
 from reward import build_reward_funcs
@@ -39,14 +42,19 @@ def build_trainer(
     run = prepare_run(script_args, training_args, model_args)
     suppress_vision_tokens(training_args, run.model.config)
     run.processor.tokenizer.padding_side = "left"  # as TRL loads it: the prompts' per-token fields align left
-    train_dataset = run.limit(build_grpo_dataset(run.records.train, run.records.benchmark_dir))
+    if script_args.rollout == "single_turn":
+        rollout = {
+            "train_dataset": run.limit(build_grpo_dataset(run.records.train, run.records.benchmark_dir)),
+            "reward_funcs": build_reward_funcs(script_args.reward_preset, **script_args.reward_kwargs),
+        }
+    else:  # whole episodes (MCQA or tool calls) through TRL's environment_factory / rollout_func
+        rollout = episode_trainer_kwargs(script_args, run)
     trainer = GRPOTrainer(
         model=run.model,
-        reward_funcs=build_reward_funcs(script_args.reward_preset, **script_args.reward_kwargs),
         args=training_args,
-        train_dataset=train_dataset,
         processing_class=run.processor,
         peft_config=run.peft_config,
+        **rollout,
     )
     return trainer, run
 
