@@ -36,10 +36,10 @@ from eval.report import write_run_report
 from eval.results import MCQA, OPEN, REFERENCE, EpisodeKey, EpisodeResult, ResultFormatError
 from eval.rollout import Agent, Job, ModelAgent, PolicyAgent, episode_rng, run_episodes
 from eval.store import ConfigMismatchError, RunStore
-from eval.tool_rollout import ToolModelAgent, ToolPolicyAgent
+from eval.tool_rollout import MAX_NEW_TOKENS as TOOLS_MAX_NEW_TOKENS
+from eval.tool_rollout import TOOLS, ToolModelAgent, ToolPolicyAgent
 
 DEFAULT_JUDGE = "Qwen/Qwen3-8B"
-TOOLS = "tools"
 BASELINES = ("oracle", "random", "abstain", "first-option")
 
 
@@ -101,7 +101,9 @@ class EvalConfig:
         self.scenarios = [resolve_scenario(s) for s in self.scenarios]
         self.data = str(Path(self.data).resolve())
         if self.max_new_tokens is None:
-            self.max_new_tokens = 256 if self.mode == OPEN else 50
+            self.max_new_tokens = (
+                256 if self.mode == OPEN else TOOLS_MAX_NEW_TOKENS if self.protocol == TOOLS else 50
+            )
         if self.mode == OPEN and self.judge_model is None:
             self.judge_model = DEFAULT_JUDGE
 
@@ -243,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, help="first N records of each scenario")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-live", type=int, help="episodes in flight at once (default: the batch size)")
-    parser.add_argument("--max-new-tokens", type=int, help="default 50 (mcqa), 256 (open)")
+    parser.add_argument("--max-new-tokens", type=int, help="default 50 (mcqa), 128 (tools), 256 (open)")
     parser.add_argument(
         "--id-filter",
         default="auto",

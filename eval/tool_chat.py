@@ -34,8 +34,12 @@ TEMPLATE_DIR = Path(__file__).parent / "tool_templates"
 def hermes_template(start_anchor: str, end_of_turn: str) -> dict[str, Any]:
     """TRL's parser of Hermes-style tool calls (``<tool_call>{json}</tool_call>``, as Qwen writes them) for
     a template whose assistant turns start after ``start_anchor`` and end with ``end_of_turn``."""
-    fields = {**qwen3_template["fields"], "content": {"close_pattern": re.escape(end_of_turn) + r"\s*", "content": "text"}}
+    fields = {
+        **qwen3_template["fields"],
+        "content": {"close_pattern": re.escape(end_of_turn) + r"\s*", "content": "text"},
+    }
     return {**qwen3_template, "start_anchor": start_anchor, "fields": fields}
+
 
 # processor class -> (override template file stem, response template)
 OVERRIDES: dict[str, tuple[str, dict[str, Any]]] = {

@@ -25,6 +25,9 @@ from eval.backends import HFGenerator, Prompt
 from eval.rollout import Item, PolicyAgent
 from eval.tool_chat import enable_tool_calling
 
+TOOLS = "tools"  # the protocol's name: proactive eval --protocol tools, recipes' rollout: tools
+MAX_NEW_TOKENS = 128  # a call writes the tool's name and a request in JSON: more than an MCQA answer
+
 
 def tool_conversation(episode: Episode, state: TurnState, data_dir: str | Path) -> Prompt:
     """The conversation up to ``state``: the first turn, then a tool call and its response per past turn

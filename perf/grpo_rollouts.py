@@ -28,7 +28,12 @@ from statistics import median
 
 REPO = Path(__file__).resolve().parents[1]
 ROLLOUTS = ("single_turn", "episode", "tools")
-TOOL_FLAGS = ["--max_completion_length", "256", "--max_tool_calling_iterations", "8"]  # recipes/tiny/grpo_tools.yaml
+TOOL_FLAGS = [
+    "--max_completion_length",
+    "256",
+    "--max_tool_calling_iterations",
+    "8",
+]  # recipes/tiny/grpo_tools.yaml
 
 
 def worker(args: argparse.Namespace, rollout: str, out: str) -> dict:
@@ -42,9 +47,25 @@ def worker(args: argparse.Namespace, rollout: str, out: str) -> dict:
     grpo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(grpo)
     torch.set_num_threads(args.threads)
-    argv = ["--config", str(args.config), "--model_name_or_path", str(args.model), "--benchmark_dir", str(args.bench)]
+    argv = [
+        "--config",
+        str(args.config),
+        "--model_name_or_path",
+        str(args.model),
+        "--benchmark_dir",
+        str(args.bench),
+    ]
     argv += ["--output_dir", out, "--max_steps", str(args.steps + args.warmup), "--logging_steps", "1"]
-    argv += ["--save_strategy", "no", "--report_to", "none", "--log_completions", "false", "--rollout", rollout]
+    argv += [
+        "--save_strategy",
+        "no",
+        "--report_to",
+        "none",
+        "--log_completions",
+        "false",
+        "--rollout",
+        rollout,
+    ]
     argv += ["--history", str(args.history).lower()] + (TOOL_FLAGS if rollout == "tools" else [])
     trainer, _ = grpo.build_trainer(*parse_recipe_args(GRPOConfig, argv))
     trainer.train()
@@ -68,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1])
     parser.add_argument("--config", type=Path, default=REPO / "recipes" / "quickstart" / "grpo.yaml")
     parser.add_argument("--model", type=Path, help="model folder (default: a tiny random Qwen2-VL twin)")
-    parser.add_argument("--bench", type=Path, help="benchmark folder (default: a synthetic one, 20 per scenario)")
+    parser.add_argument(
+        "--bench", type=Path, help="benchmark folder (default: a synthetic one, 20 per scenario)"
+    )
     parser.add_argument("--rollouts", nargs="+", choices=ROLLOUTS, default=list(ROLLOUTS[:2]))
     parser.add_argument("--history", action="store_true", help="episode rollout: earlier turns in the prompt")
     parser.add_argument("--steps", type=int, default=10, help="timed optimizer steps per rollout")
@@ -96,7 +119,14 @@ def main(argv: list[str] | None = None) -> int:
         for rollout in args.rollouts:
             command = [sys.executable, __file__, "--worker", rollout, str(Path(tmp) / rollout)]
             command += ["--config", str(args.config), "--model", str(args.model), "--bench", str(args.bench)]
-            command += ["--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads)]
+            command += [
+                "--steps",
+                str(args.steps),
+                "--warmup",
+                str(args.warmup),
+                "--threads",
+                str(args.threads),
+            ]
             command += ["--history"] if args.history else []
             done = subprocess.run(command, capture_output=True, text=True, check=False)
             if done.returncode != 0:

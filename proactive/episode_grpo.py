@@ -29,7 +29,9 @@ def episode_trainer_kwargs(script_args: Any, run: Any) -> dict[str, Any]:
     enable_tool_calling(run.processor)
     if script_args.rollout == "episode":
         return {
-            "train_dataset": run.limit(build_episode_dataset(run.records.train, data_dir, script_args.history)),
+            "train_dataset": run.limit(
+                build_episode_dataset(run.records.train, data_dir, script_args.history)
+            ),
             "environment_factory": partial(EpisodeEnvironment, source),
             "rollout_func": make_episode_rollout(data_dir, script_args.history),
             "reward_funcs": [finish_episodes],

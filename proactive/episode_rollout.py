@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 from trl.data_utils import prepare_multimodal_messages
 
 from eval.rollout import conversation
@@ -55,6 +56,13 @@ def decode(trainer: Any, completion_ids: Sequence[Sequence[int]]) -> list[str]:
     return trainer.processing_class.batch_decode(completion_ids, skip_special_tokens=True)
 
 
+def any_process_has(trainer: Any, live: Sequence[Any]) -> bool:
+    """Whether any process still has a live episode: every process then generates this round, as
+    DeepSpeed ZeRO-3 gathers the weights for generation collectively."""
+    count = torch.tensor([len(live)], device=trainer.accelerator.device)
+    return bool(trainer.accelerator.gather(count).sum().item())
+
+
 def make_episode_rollout(data_dir: str | Path, history: bool) -> RolloutFunc:
     """The ``rollout_func``: ``history`` keeps earlier turns (and their images) in every prompt."""
 
@@ -64,10 +72,11 @@ def make_episode_rollout(data_dir: str | Path, history: bool) -> RolloutFunc:
         for environment, answer in zip(environments, decode(trainer, completion_ids), strict=True):
             environment.episode.step(answer)
         live = [e.episode for e in environments if not e.episode.done]
-        while live:
+        while any_process_has(trainer, live):
             turns = [conversation(e, e.state(), data_dir, history) for e in live]
-            _, ids, _ = sample_answers(trainer, [prepare_multimodal_messages(t.messages, t.images) for t in turns])
-            for episode, answer in zip(live, decode(trainer, ids), strict=True):
+            batch = [prepare_multimodal_messages(t.messages, t.images) for t in turns] or prompts[:1]
+            _, ids, _ = sample_answers(trainer, batch)  # a process with no live episode answers a stand-in
+            for episode, answer in zip(live, decode(trainer, ids), strict=False):
                 episode.step(answer)
             live = [e for e in live if not e.done]
         return {"prompt_ids": prompt_ids, "completion_ids": completion_ids, "logprobs": logprobs}

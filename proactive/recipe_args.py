@@ -132,6 +132,11 @@ class ProactiveScriptArguments:
             raise RecipeConfigError(f"sft_turns {self.sft_turns!r}: expected one of {', '.join(SFT_TURNS)}")
         if self.rollout not in ROLLOUTS:
             raise RecipeConfigError(f"rollout {self.rollout!r}: expected one of {', '.join(ROLLOUTS)}")
+        if self.history and self.rollout != "episode":
+            raise RecipeConfigError(
+                f"history: true needs rollout: episode (rollout {self.rollout!r}: single turns have no history, "
+                "tool episodes always keep the conversation)"
+            )
         if not 0.0 <= self.eval_fraction < 1.0:
             raise RecipeConfigError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.id_filter not in ID_FILTER_KEYWORDS and not Path(self.id_filter).is_file():

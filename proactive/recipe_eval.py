@@ -2,7 +2,8 @@
 
 The episodes are the held-out episodes of the train scenarios plus every episode of the held-out
 scenarios (at most ``eval_limit`` per scenario), played by the ``eval`` package (MCQA, greedy, 50 new
-tokens, as the official loop) and written to ``<output_dir>/eval`` like a ``proactive eval`` run.
+tokens, as the official loop; with ``protocol="tools"`` the tools protocol, 128 new tokens) and written to
+``<output_dir>/eval`` like a ``proactive eval`` run.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from eval.report import write_run_report
 from eval.results import MCQA
 from eval.rollout import Job, ModelAgent, run_episodes
 from eval.store import RunStore
+from eval.tool_rollout import MAX_NEW_TOKENS as TOOLS_MAX_NEW_TOKENS
+from eval.tool_rollout import TOOLS, ToolModelAgent
 
 EVAL_DIR = "eval"
 MAX_NEW_TOKENS = 50  # the official MCQA loop's limit
@@ -48,15 +51,22 @@ def evaluate_saved_model(
     dtype: str | None = None,
     batch_size: int = 32,
     seed: int = 0,
+    protocol: str = MCQA,
+    history: bool = False,
 ) -> dict[str, Any]:
-    """Play ``records`` with the model (plus its LoRA adapter) into ``out_dir`` and return the summary."""
+    """Play ``records`` with the model (plus its LoRA adapter) into ``out_dir`` and return the summary;
+    ``protocol`` "tools" offers the interventions as tool calls, ``history`` keeps earlier MCQA turns."""
+    tools = protocol == TOOLS
+    max_new_tokens = TOOLS_MAX_NEW_TOKENS if tools else MAX_NEW_TOKENS
     config = {
         "data": str(Path(benchmark_dir).resolve()),
         "model": model_id,
         "adapter": adapter,
         "episodes": sorted(f"{r.scenario}/{r.id}" for r in records),
         "mode": MCQA,
-        "max_new_tokens": MAX_NEW_TOKENS,
+        "protocol": protocol,
+        "history": history,
+        "max_new_tokens": max_new_tokens,
         "dtype": dtype,
         "seed": seed,
         "batch_size": batch_size,
@@ -66,12 +76,17 @@ def evaluate_saved_model(
     with RunStore(out_dir, config) as store:
         pending = [job for job, key in zip(jobs, keys, strict=True) if not store.done(key)]
         if pending:
-            generator = load_hf_generator(model_id, adapter, dtype=dtype, max_new_tokens=MAX_NEW_TOKENS)
-            run_episodes(pending, ModelAgent(generator, benchmark_dir), batch_size, on_result=store.append)
+            generator = load_hf_generator(model_id, adapter, dtype=dtype, max_new_tokens=max_new_tokens)
+            agent = (
+                ToolModelAgent(generator, benchmark_dir)
+                if tools
+                else ModelAgent(generator, benchmark_dir, history)
+            )
+            run_episodes(pending, agent, batch_size, on_result=store.append)
         results = [store.results[key] for key in keys]
     summary = summarize(results, seed=seed)
     summary["config"] = config
     write_run_report(
-        summary, out_dir, f"ProactiveBench (mcqa): {model_id}" + (f" + {adapter}" if adapter else "")
+        summary, out_dir, f"ProactiveBench ({protocol}): {model_id}" + (f" + {adapter}" if adapter else "")
     )
     return summary

@@ -373,6 +373,8 @@ def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float
         dtype=run.model_args.dtype,
         batch_size=run.script_args.eval_batch_size,
         seed=run.training_args.seed,
+        protocol="tools" if run.script_args.rollout == "tools" else "mcqa",  # eval's protocol names
+        history=run.script_args.history,
     )
     metrics = flat_metrics(summary)
     trainer.log_metrics("eval", metrics)

@@ -44,6 +44,8 @@ def episode_reward(turns: Sequence[Turn], weights: RewardWeights) -> float:
         return getattr(weights, final_case(turns).value) - weights.intervention_cost * interventions(turns)
     except Exception as err:  # a reward must not stop training; RewardWarning reports the bug
         warnings.warn(
-            f"reward: could not score an episode ({err!r}); scored as unparseable", RewardWarning, stacklevel=2
+            f"reward: could not score an episode ({err!r}); scored as unparseable",
+            RewardWarning,
+            stacklevel=2,
         )
         return weights.unparseable

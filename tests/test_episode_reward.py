@@ -16,7 +16,11 @@ DETAILS = "Add more details to the drawing."
 LEFT = "Move the occluder to the left."
 FIELDS = {
     "QuickDraw": dict(  # four strokes: details accepted at steps 0-2, only categories at step 3
-        image_template="qd/{image}.png", first_image=0, num_images=4, reference_image=2, options=[DETAILS, ABSTAIN]
+        image_template="qd/{image}.png",
+        first_image=0,
+        num_images=4,
+        reference_image=2,
+        options=[DETAILS, ABSTAIN],
     ),
     "Realistic-Occlusion-Dataset": dict(  # 14 frames: the step limit is 14 turns
         image_template="rod/s{image}.png",

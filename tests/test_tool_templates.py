@@ -44,7 +44,9 @@ def mcqa_conversations(arch: str) -> list[list[dict]]:
         [first, assistant_message("B. dog")],
     ]
     if arch not in ("llava_onevision", "llava_next", "smolvlm"):  # their shipped templates index list content
-        conversations.append([{"role": "system", "content": "Be brief."}, user_message("Hi", with_image=False)])
+        conversations.append(
+            [{"role": "system", "content": "Be brief."}, user_message("Hi", with_image=False)]
+        )
     return conversations
 
 
@@ -52,7 +54,11 @@ def tool_conversation() -> list[dict]:
     return [
         user_message("What is it?"),
         tools.tool_call_message("Move the occluder to the left."),
-        {"role": "tool", "name": tools.TOOL_NAME, "content": [{"type": "image"}, {"type": "text", "text": "x"}]},
+        {
+            "role": "tool",
+            "name": tools.TOOL_NAME,
+            "content": [{"type": "image"}, {"type": "text", "text": "x"}],
+        },
     ]
 
 
@@ -82,7 +88,10 @@ def test_tool_calling_on_the_twin(arch: str, processors):
     )
     tokenizer = processor.tokenizer
     prefix = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    for generated, request, content in ((CALL, "Move the occluder to the left.", ""), ("B. dog", None, "B. dog")):
+    for generated, request, content in (
+        (CALL, "Move the occluder to the left.", ""),
+        ("B. dog", None, "B. dog"),
+    ):
         ids = tokenizer(generated + tokenizer.eos_token, add_special_tokens=False)["input_ids"]
         parsed = parse_response(tokenizer, ids, prefix=prefix)
         calls = parsed.get("tool_calls") or []

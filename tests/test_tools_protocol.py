@@ -38,7 +38,11 @@ def script_answer(state, seed: int) -> str:
     if form == "junk":
         return rng.choice(["A or B", "", "maybe", "Z"])
     letter = chr(65 + index)
-    return {"text": state.choices[index], "letter": letter, "letter_text": f"{letter}. {state.choices[index]}"}[form]
+    return {
+        "text": state.choices[index],
+        "letter": letter,
+        "letter_text": f"{letter}. {state.choices[index]}",
+    }[form]
 
 
 class Script:
@@ -67,7 +71,13 @@ def outcomes(results) -> list[tuple]:
 def test_the_oracle_scores_100_with_the_mcqa_psr(bench: Path, tmp_path: Path):
     runs = {
         protocol: evaluate(
-            EvalConfig(data=str(bench), out=str(tmp_path / protocol), policy="oracle", protocol=protocol, progress=False)
+            EvalConfig(
+                data=str(bench),
+                out=str(tmp_path / protocol),
+                policy="oracle",
+                protocol=protocol,
+                progress=False,
+            )
         )
         for protocol in ("mcqa", "tools")
     }
@@ -87,7 +97,8 @@ def test_baselines_mirror_their_mcqa_runs(policy: str, bench: Path):
 def test_a_mirrored_script_plays_the_mcqa_episodes(bench: Path):
     records = all_records(bench)
     mcqa, mirrored = (
-        run_episodes([Job("mcqa", make_episode(r)) for r in records], Script(mirrored=m)) for m in (False, True)
+        run_episodes([Job("mcqa", make_episode(r)) for r in records], Script(mirrored=m))
+        for m in (False, True)
     )
     assert outcomes(mirrored) == outcomes(mcqa)
     ends = {r.end_reason for r in mcqa}
@@ -113,7 +124,9 @@ def test_the_training_environment_plays_the_mcqa_episodes(bench: Path):
                     assert text["text"] == tools.view_text(played.episode.state())
             else:
                 played.answer(reply.text)
-        assert outcomes([episode_result("mcqa", played.episode)]) == outcomes([episode_result("mcqa", reference)])
+        assert outcomes([episode_result("mcqa", played.episode)]) == outcomes(
+            [episode_result("mcqa", reference)]
+        )
         assert [t.judgement for t in played.episode.turns] == [t.judgement for t in reference.turns]
 
 
@@ -144,7 +157,10 @@ def test_the_conversation_shows_each_view_after_its_tool_call(bench: Path):
     prompt = tool_conversation(episode, episode.state(), bench)
     roles = [m["role"] for m in prompt.messages]
     assert roles == ["user", "assistant", "tool", "assistant", "tool"]
-    assert prompt.messages[1]["tool_calls"][0]["function"] == {"name": "intervene", "arguments": {"request": request}}
+    assert prompt.messages[1]["tool_calls"][0]["function"] == {
+        "name": "intervene",
+        "arguments": {"request": request},
+    }
     assert len(prompt.images) == 3  # the first view and one per tool response
     first = prompt.messages[0]["content"][1]["text"]
     assert f'call the tool intervene with one of these requests: "{request}"' in first
@@ -154,7 +170,9 @@ def test_the_conversation_shows_each_view_after_its_tool_call(bench: Path):
 def test_replies_are_read_from_parsed_messages():
     call = {"type": "function", "function": {"name": "intervene", "arguments": {"request": "Rotate it."}}}
     other = {"type": "function", "function": {"name": "zoom", "arguments": {}}}
-    assert read_reply({"role": "assistant", "content": "", "tool_calls": [call, other]}).requests == ("Rotate it.",)
+    assert read_reply({"role": "assistant", "content": "", "tool_calls": [call, other]}).requests == (
+        "Rotate it.",
+    )
     assert read_reply({"role": "assistant", "content": "", "tool_calls": [other]}).requests == ("",)
     assert read_reply({"role": "assistant", "content": "B. banana"}) == tools.ToolReply((), "B. banana")
 
