@@ -140,7 +140,7 @@ class ToolEpisode:
         if self.episode.done:
             return [{"type": "text", "text": ENDED}]
         state = self.episode.state()
-        image = open_view(self.data_dir, state.image, state.crop)
+        image = open_view(self.data_dir, state.image, state.crop, state.short_edge)
         return [{"type": "image", "image": image}, {"type": "text", "text": view_text(state)}]
 
     def answer(self, text: str) -> None:

@@ -2,8 +2,11 @@
 
 usage: proactive eval (--model M [--adapter A] | --policy oracle|random|abstain|first-option) --data DIR
                       [--scenarios S ...] [--hint] [--history] [--reference] [--random-actions] [--limit N]
-                      [--batch-size 32] [--max-new-tokens 50] [--id-filter auto|official|none|PATH]
+                      [--resize] [--icl [--cot] [--reduce-icl-steps]]
+                      [--batch-size 32] [--max-new-tokens N] [--id-filter auto|official|none|PATH]
                       [--filter-threshold 0.25] [--seed 0] [--mode mcqa|open] [--judge-model J]
+                      [--judge-max-new-tokens N] [--oeg-sample ours-all|official]
+                      [--oeg-decoding official|ours-greedy]
                       [--max-live N] [--backend hf|vllm] [--dtype D] [--device D] [--threads N]
                       [--protocol mcqa|tools] --out RUN_DIR
 
@@ -17,30 +20,47 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from tqdm import tqdm
+from transformers import set_seed
 
-from data.environment import make_episode
+from data.environment import REJECTED_IMAGE, make_episode
+from data.icl import ICL_SCENARIOS, ExampleTurn
 from data.policies import POLICIES
-from data.records import BenchmarkFormatError, load_scenario, resolve_id_filter
-from data.scenarios import SCENARIO_NAMES, resolve_scenario
+from data.records import BenchmarkFormatError, Record, load_scenario, resolve_id_filter
+from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
 from eval.backends import Generator, VLLMGenerator, load_hf_generator, load_text_generator
 from eval.metrics import summarize
-from eval.open_ended import run_open_episodes
+from eval.open_ended import official_sample, run_open_episodes
 from eval.report import write_run_report
 from eval.results import MCQA, OPEN, REFERENCE, EpisodeKey, EpisodeResult, ResultFormatError
-from eval.rollout import Agent, Job, ModelAgent, PolicyAgent, episode_rng, run_episodes
+from eval.rollout import (
+    Agent,
+    Job,
+    ModelAgent,
+    Modes,
+    PolicyAgent,
+    RecordKey,
+    episode_rng,
+    in_context_examples,
+    run_episodes,
+)
 from eval.store import ConfigMismatchError, RunStore
 from eval.tool_rollout import MAX_NEW_TOKENS as TOOLS_MAX_NEW_TOKENS
 from eval.tool_rollout import TOOLS, ToolModelAgent, ToolPolicyAgent
 
 DEFAULT_JUDGE = "Qwen/Qwen3-8B"
 BASELINES = ("oracle", "random", "abstain", "first-option")
+# Open mode. Records: every one (ours) | random.seed(0), shuffled, the first 100 (official).
+OEG_SAMPLES = ("ours-all", "official")
+# Open mode. Decoding: sampled, 2**15 new tokens (official) | greedy, 256 / 2,048 new tokens (ours).
+OEG_DECODINGS = ("official", "ours-greedy")
+OFFICIAL_OEG_MAX_NEW_TOKENS = 2**15
 
 
 @dataclass
@@ -63,9 +83,15 @@ class EvalConfig:
     id_filter: str = "auto"
     filter_threshold: float = 0.25
     seed: int = 0
-    max_new_tokens: int | None = None  # 50 in MCQA mode, 256 in open mode
+    resize: bool = False
+    icl: bool = False
+    cot: bool = False
+    reduce_icl_steps: bool = False
+    max_new_tokens: int | None = None  # see build_parser
     judge_model: str | None = None
-    judge_max_new_tokens: int = 2048
+    judge_max_new_tokens: int | None = None
+    oeg_sample: str = "ours-all"
+    oeg_decoding: str = "official"
     backend: str = "hf"
     dtype: str | None = None
     device: str | None = None
@@ -91,36 +117,74 @@ class EvalConfig:
             )
         if self.protocol not in (MCQA, TOOLS):
             raise ValueError(f"--protocol must be {MCQA} or {TOOLS}, got {self.protocol!r}")
-        if self.protocol == TOOLS and (self.mode == OPEN or self.history or self.backend != "hf"):
+        if self.protocol == TOOLS and (self.mode == OPEN or self.history or self.icl or self.backend != "hf"):
             raise ValueError(
                 "--protocol tools plays multiple-choice episodes on the hf backend and always keeps the "
-                "conversation: --mode open, --history and --backend vllm do not apply"
+                "conversation: --mode open, --history, --icl and --backend vllm do not apply"
             )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be positive, got {self.limit}")
+        self.modes  # noqa: B018 (checks that --cot and --reduce-icl-steps come with --icl)
+        if self.mode == OPEN and self.icl:
+            raise ValueError("--icl is a multiple-choice mode; --mode open is single-turn without examples")
+        if self.oeg_sample not in OEG_SAMPLES or self.oeg_decoding not in OEG_DECODINGS:
+            raise ValueError(
+                f"--oeg-sample must be one of {', '.join(OEG_SAMPLES)} and --oeg-decoding one of "
+                f"{', '.join(OEG_DECODINGS)}; got {self.oeg_sample!r}, {self.oeg_decoding!r}"
+            )
+        if self.mode != OPEN and (self.oeg_sample, self.oeg_decoding) != (OEG_SAMPLES[0], OEG_DECODINGS[0]):
+            raise ValueError("--oeg-sample and --oeg-decoding apply to --mode open only")
         self.scenarios = [resolve_scenario(s) for s in self.scenarios]
         self.data = str(Path(self.data).resolve())
+        official_open = self.oeg_decoding == "official"
         if self.max_new_tokens is None:
-            self.max_new_tokens = (
-                256 if self.mode == OPEN else TOOLS_MAX_NEW_TOKENS if self.protocol == TOOLS else 50
-            )
+            if self.mode == OPEN:
+                self.max_new_tokens = OFFICIAL_OEG_MAX_NEW_TOKENS if official_open else 256
+            elif self.protocol == TOOLS:  # ours: a call writes the tool's name and the request in JSON
+                self.max_new_tokens = TOOLS_MAX_NEW_TOKENS
+            else:  # the official MCQA loop's 50; a chain of thought needs room (ours: 256)
+                self.max_new_tokens = 256 if self.cot else 50
+        if self.mode == OPEN and self.judge_max_new_tokens is None:
+            self.judge_max_new_tokens = OFFICIAL_OEG_MAX_NEW_TOKENS if official_open else 2048
         if self.mode == OPEN and self.judge_model is None:
             self.judge_model = DEFAULT_JUDGE
 
+    @property
+    def modes(self) -> Modes:
+        """The official multiple-choice modes of the run (the hint is open mode's own in open mode)."""
+        return Modes(self.hint and self.mode != OPEN, self.resize, self.icl, self.cot, self.reduce_icl_steps)
 
-def select_episodes(config: EvalConfig) -> list[Job]:
-    """Every episode of the run, scenario by scenario in file order (first ``limit`` records each)."""
+    @property
+    def sampled(self) -> bool:
+        """Whether generation samples: the official open-ended loop does (model and judge)."""
+        return self.mode == OPEN and self.oeg_decoding == "official"
+
+
+def scenario_records(config: EvalConfig) -> dict[str, list[Record]]:
+    """Every record of each scenario of the run (after the id filter), in file order."""
     id_filter = resolve_id_filter(config.data, config.id_filter, config.filter_threshold)
+    return {s: load_scenario(config.data, s, id_filter=id_filter).records for s in config.scenarios}
+
+
+def select_episodes(config: EvalConfig, records: dict[str, list[Record]] | None = None) -> list[Job]:
+    """Every episode of the run, scenario by scenario: the first ``limit`` records of each, in file order
+    (open mode with ``--oeg-sample official``: in the official sample's order)."""
+    records = records if records is not None else scenario_records(config)
+    modes = config.modes
     jobs: list[Job] = []
     for scenario in config.scenarios:
-        records = load_scenario(config.data, scenario, id_filter=id_filter).records[: config.limit]
-        for record in records:
+        chosen = records[scenario]
+        if config.mode == OPEN and config.oeg_sample == "official":
+            chosen = official_sample(chosen)
+        chosen = chosen[: config.limit]
+        for record in chosen:
             rng = episode_rng(config.seed, scenario, record.id) if config.random_actions else None
             mode = OPEN if config.mode == OPEN else MCQA
-            jobs.append(Job(mode, make_episode(record, hint=config.hint, rng=rng)))
+            jobs.append(Job(mode, make_episode(record, hint=modes.hint, rng=rng, resize=modes.resize)))
         if config.reference:
             jobs += [
-                Job(REFERENCE, make_episode(record, hint=config.hint, reference=True)) for record in records
+                Job(REFERENCE, make_episode(record, hint=modes.hint, reference=True, resize=modes.resize))
+                for record in chosen
             ]
     return jobs
 
@@ -132,8 +196,10 @@ def _key(job: Job) -> EpisodeKey:
 def load_generator(config: EvalConfig) -> Generator:
     assert config.model is not None and config.max_new_tokens is not None
     if config.backend == "vllm":
-        return VLLMGenerator(config.model, config.adapter, config.max_new_tokens)
-    return load_hf_generator(config.model, config.adapter, config.device, config.dtype, config.max_new_tokens)
+        return VLLMGenerator(config.model, config.adapter, config.max_new_tokens, config.sampled)
+    return load_hf_generator(
+        config.model, config.adapter, config.device, config.dtype, config.max_new_tokens, config.sampled
+    )
 
 
 def evaluate(
@@ -149,7 +215,16 @@ def evaluate(
     """
     if config.threads:
         torch.set_num_threads(config.threads)
-    jobs = select_episodes(config)
+    if config.sampled:
+        set_seed(config.seed)  # ours: the official loop leaves torch unseeded
+    records = scenario_records(config)
+    jobs = select_episodes(config, records)
+    if config.icl and set(config.scenarios) - set(ICL_SCENARIOS):
+        shown = ", ".join(SCENARIOS[s].short for s in ICL_SCENARIOS)
+        print(
+            f"note: --icl: the official in-context examples exist for {shown} only; the other scenarios run without",
+            file=sys.stderr,
+        )
     with RunStore(config.out, asdict(config)) as store:
         pending = [job for job in jobs if not store.done(_key(job))]
         if pending:
@@ -164,15 +239,32 @@ def evaluate(
                 if config.mode == OPEN:
                     generator = generator or load_generator(config)
                     assert config.judge_model is not None
+                    assert config.judge_max_new_tokens is not None
                     judge = judge or load_text_generator(
-                        config.judge_model, config.device, config.dtype, config.judge_max_new_tokens
+                        config.judge_model,
+                        config.device,
+                        config.dtype,
+                        config.judge_max_new_tokens,
+                        config.sampled,
                     )
                     episodes = [job.episode for job in pending]
+                    refused = {r.scenario for r in store.results.values() if r.end_reason == REJECTED_IMAGE}
                     run_open_episodes(
-                        episodes, generator, judge, config.data, config.hint, config.batch_size, record
+                        episodes,
+                        generator,
+                        judge,
+                        config.data,
+                        config.hint,
+                        config.batch_size,
+                        record,
+                        refused,
                     )
                 else:
-                    agent = agent or _agent(config)
+                    pool = [r for scenario in config.scenarios for r in records[scenario]]
+                    examples = in_context_examples(
+                        [job.episode.record for job in pending], pool, config.modes, config.seed
+                    )
+                    agent = agent or _agent(config, examples)
                     run_episodes(pending, agent, config.batch_size, config.max_live, record)
         results: list[EpisodeResult] = [store.results[_key(job)] for job in jobs]
     summary = summarize(results, seed=config.seed)
@@ -198,14 +290,14 @@ def _recorder(store: RunStore, bar: tqdm) -> Callable[[EpisodeResult], None]:
     return record
 
 
-def _agent(config: EvalConfig) -> Agent:
+def _agent(config: EvalConfig, examples: Mapping[RecordKey, Sequence[ExampleTurn]]) -> Agent:
     if config.protocol == TOOLS:
         if config.policy is not None:
             return ToolPolicyAgent(config.policy, config.seed)
         return ToolModelAgent(load_generator(config), config.data)
     if config.policy is not None:
         return PolicyAgent(config.policy, config.seed)
-    return ModelAgent(load_generator(config), config.data, config.history)
+    return ModelAgent(load_generator(config), config.data, config.history, examples)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,10 +334,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--random-actions", action="store_true", help="control: accepted options trigger a random action"
     )
+    parser.add_argument(
+        "--resize", action="store_true", help="official resize_samples: views resized to a 224-px short side"
+    )
+    parser.add_argument(
+        "--icl",
+        action="store_true",
+        help="official in-context example (ROD, MVP-N): another record's solved episode comes first",
+    )
+    parser.add_argument(
+        "--cot", action="store_true", help="with --icl: the example reasons before asking (official)"
+    )
+    parser.add_argument(
+        "--reduce-icl-steps",
+        action="store_true",
+        help="with --icl: the example keeps its first and last turns only (official)",
+    )
     parser.add_argument("--limit", type=int, help="first N records of each scenario")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--max-live", type=int, help="episodes in flight at once (default: the batch size)")
-    parser.add_argument("--max-new-tokens", type=int, help="default 50 (mcqa), 128 (tools), 256 (open)")
+    parser.add_argument(
+        "--max-new-tokens",
+        type=int,
+        help="default: mcqa 50 (official; 256 with --cot, ours), tools 128 (ours), open 32768 (official; "
+        "256 with --oeg-decoding ours-greedy)",
+    )
     parser.add_argument(
         "--id-filter",
         default="auto",
@@ -259,7 +372,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--judge-model", help=f"open mode: the judge (default {DEFAULT_JUDGE})")
-    parser.add_argument("--judge-max-new-tokens", type=int, default=2048)
+    parser.add_argument(
+        "--judge-max-new-tokens",
+        type=int,
+        help="default 32768 (official; 2048 with --oeg-decoding ours-greedy)",
+    )
+    parser.add_argument(
+        "--oeg-sample",
+        choices=OEG_SAMPLES,
+        default=OEG_SAMPLES[0],
+        help="open mode: every record (ours, default) or the official 100 per scenario (seed 0, shuffled)",
+    )
+    parser.add_argument(
+        "--oeg-decoding",
+        choices=OEG_DECODINGS,
+        default=OEG_DECODINGS[0],
+        help="open mode: model and judge sample (official, default) or decode greedily (ours)",
+    )
     parser.add_argument("--backend", choices=["hf", "vllm"], default="hf")
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"])
     parser.add_argument("--device", help="default: cuda if available, else cpu")

@@ -21,7 +21,7 @@ from trl.chat_template_utils import parse_response
 from data import tools
 from data.environment import Episode, TurnState
 from data.images import open_view
-from eval.backends import HFGenerator, Prompt
+from eval.backends import REJECTED, HFGenerator, Prompt
 from eval.rollout import Item, PolicyAgent
 from eval.tool_chat import enable_tool_calling
 
@@ -36,7 +36,7 @@ def tool_conversation(episode: Episode, state: TurnState, data_dir: str | Path) 
     messages = [tools.first_message(shown[0])]
     for turn, view in zip(episode.turns, shown[1:], strict=True):
         messages += [tools.tool_call_message(turn.answer), tools.tool_response_message(view)]
-    return Prompt(messages, [open_view(data_dir, view.image, view.crop) for view in shown])
+    return Prompt(messages, [open_view(data_dir, view.image, view.crop, view.short_edge) for view in shown])
 
 
 def read_reply(parsed: dict[str, Any]) -> tools.ToolReply:
@@ -80,10 +80,14 @@ class ToolModelAgent:
         enable_tool_calling(self.generator.processor)
         self.generator.chat_kwargs = {**self.generator.chat_kwargs, "tools": [tools.intervene]}
 
-    def answer(self, batch: Sequence[Item]) -> list[str]:
+    def answer(self, batch: Sequence[Item]) -> list[str | None]:
+        """Each turn's reply as its MCQA answer; REJECTED where the processor refused the conversation."""
         prompts = [tool_conversation(episode, state, self.data_dir) for episode, state in batch]
-        replies = [
-            read_reply(parse_response(self.generator.tokenizer, ids, prefix=[]))
-            for ids in self.generator.generate_ids(prompts)
-        ]
-        return [tools.mcqa_answer(reply, state) for reply, (_, state) in zip(replies, batch, strict=True)]
+        answers = []
+        for ids, (_, state) in zip(self.generator.generate_ids(prompts), batch, strict=True):
+            if ids is REJECTED:
+                answers.append(REJECTED)
+            else:
+                reply = read_reply(parse_response(self.generator.tokenizer, ids, prefix=[]))
+                answers.append(tools.mcqa_answer(reply, state))
+        return answers

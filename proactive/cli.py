@@ -1,6 +1,6 @@
 """The ``proactive`` command: one entry point, one module per subcommand.
 
-usage: proactive {quickstart,synth,tiny-model,eval,report,release,study} [args...]
+usage: proactive {quickstart,synth,tiny-model,eval,report,view,release,study} [args...]
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "tiny-model": ("proactive.tiny_models", "build (and optionally pretrain) a tiny offline model"),
     "eval": ("eval.cli", "run ProactiveBench episodes and score acc / psr"),
     "report": ("eval.report_cli", "put several evaluation runs side by side"),
+    "view": ("proactive.view.cli", "browse episodes or GRPO samples turn by turn in a static page"),
     "release": ("proactive.release", "package an adapter as a model repository"),
     "study": ("proactive.study", "run a cross-scenario generalization study"),
 }

@@ -60,7 +60,7 @@ def build_tool_dataset(records: Iterable[Record], data_dir: str | Path) -> Datas
         rows.append(
             {
                 "prompt": [first_message(state)],
-                "images": [open_view(data_dir, state.image, state.crop)],
+                "images": [open_view(data_dir, state.image, state.crop, state.short_edge)],
                 "path": [],
                 "scenario": state.scenario,
                 "record_id": state.record_id,

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import random
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -36,7 +35,8 @@ from data.images import open_view
 from data.prompts import assistant_message, user_message
 from data.records import SYNTHETIC_MARKER, Record, load_benchmark
 from data.scenarios import is_abstain
-from proactive.tiny_models import BUILD_FILE, build_tiny_model, tiny_build_args
+from data.stage import Stage
+from proactive.tiny_models import BUILD_FILE, build_tiny_model, tiny_build_args, tiny_model_stage
 
 PRETRAIN_FORMAT = 1
 
@@ -173,6 +173,19 @@ def train_full_weights(
     }
 
 
+def pretrain_stage(
+    arch: str,
+    out_dir: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    args: PretrainArgs,
+    **build_kwargs: Any,
+) -> Stage:
+    """The pretrained model folder as a cached stage: done when ``tiny_model.json`` records the build
+    arguments with these pretraining arguments (and this data's digest) under ``build.pretrain``."""
+    pretrain = {"format": PRETRAIN_FORMAT, "data": benchmark_digest(data_dir), **asdict(args)}
+    return tiny_model_stage(out_dir, {**tiny_build_args(arch, **build_kwargs), "pretrain": pretrain})
+
+
 def pretrain_tiny_model(
     arch: str,
     out_dir: str | os.PathLike,
@@ -187,46 +200,23 @@ def pretrain_tiny_model(
     ``build_kwargs`` go to :func:`proactive.tiny_models.build_tiny_model` (tokenizer, image_size, seed,
     hidden_size, num_layers, vision_depth).
     """
-    out = Path(out_dir)
     data = Path(data_dir)
     if not (data / SYNTHETIC_MARKER).is_file() and not any(data.glob("*_preprocessed.jsonl")):
         raise FileNotFoundError(f"{data}: no benchmark here (no *_preprocessed.jsonl files)")
-    pretrain = {"format": PRETRAIN_FORMAT, "data": benchmark_digest(data), **asdict(args)}
-    build_file = out / BUILD_FILE
-    if build_file.is_file() and not overwrite:
-        existing = json.loads(build_file.read_text())
-        if existing.get("build", {}).get("pretrain") == pretrain and _same_build(
-            existing, arch, build_kwargs
-        ):
-            return out
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not build_file.is_file():
-        raise FileExistsError(
-            f"{out}: exists and is not a tiny model folder (no {BUILD_FILE}); refusing to replace it"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.pretrain.", dir=out.parent))
-    try:
-        model_dir = build_tiny_model(arch, staging / "model", **build_kwargs)
+    stage = pretrain_stage(arch, out_dir, data, args, **build_kwargs)
+    if stage.done() and not overwrite:
+        return stage.folder
+
+    def build_and_pretrain(folder: Path) -> dict[str, Any]:
+        build_tiny_model(arch, folder, **build_kwargs)
         records = [r for scenario in load_benchmark(data).values() for r in scenario.records]
         rows = pretrain_rows(records, data, args)
         kinds = row_kinds(rows)
         print(f"pretraining on {len(rows)} rows from {data}: {kinds}", flush=True)
-        metrics = train_full_weights(
-            model_dir, pretrain_dataset(records, data, args), args, staging / "trainer"
-        )
-        record = json.loads((model_dir / BUILD_FILE).read_text())
-        record["build"]["pretrain"] = pretrain
-        record["pretrain_metrics"] = {"rows": len(rows), "row_kinds": kinds, **metrics}
-        (model_dir / BUILD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        model_dir.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+        with tempfile.TemporaryDirectory(prefix=".pretrain.", dir=folder.parent) as work_dir:
+            metrics = train_full_weights(folder, pretrain_dataset(records, data, args), args, Path(work_dir))
+        built = json.loads((folder / BUILD_FILE).read_text())
+        facts = {key: value for key, value in built.items() if key != "build"}
+        return {**facts, "pretrain_metrics": {"rows": len(rows), "row_kinds": kinds, **metrics}}
 
-
-def _same_build(existing: dict[str, Any], arch: str, build_kwargs: dict[str, Any]) -> bool:
-    """Whether ``existing`` (a tiny_model.json) was built with ``arch`` and ``build_kwargs`` (defaults filled)."""
-    build = {key: value for key, value in existing.get("build", {}).items() if key != "pretrain"}
-    return build == tiny_build_args(arch, **build_kwargs)
+    return stage.build_staged(build_and_pretrain)

@@ -2,8 +2,9 @@
 
 usage: proactive quickstart [--out outputs/quickstart] [--fast] [--threads N]
 
-Stages (each prints its timing; each one's outputs carry a ``quickstart_stage.json`` stamp of its inputs,
-so a rerun redoes only what changed -- the pretrained base in particular is reused):
+Stages (each prints its timing; each output folder is a cached stage, data/stage.py, stamped with its
+inputs -- ``synthetic.json``, ``tiny_model.json`` or ``quickstart_stage.json`` -- so a rerun redoes only what
+changed; the pretrained base in particular is reused):
 1. three synthetic benchmarks with different seeds: ``pretrain`` (the base's pretraining data), ``train``
    (the recipe's episodes) and ``eval`` (fresh episodes, never trained on);
 2. the tiny base: a Qwen2-VL twin pretrained with full weights on the pretraining data (proactive/pretrain.py);
@@ -14,8 +15,9 @@ so a rerun redoes only what changed -- the pretrained base in particular is reus
    ``accelerate launch`` (accelerate_configs/cpu.yaml);
 4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and both GRPO
    adapters, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
-5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks) and, per scenario
-   group, ``proactive report``'s comparison tables and plots.
+5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks), per scenario
+   group ``proactive report``'s comparison tables and plots, and ``proactive view`` pages to browse the
+   episodes of every run and the GRPO runs' sampled completions.
 
 ``--fast`` runs the same stages at toy sizes (the CI smoke run, a few minutes).
 """
@@ -37,6 +39,8 @@ from typing import Any
 
 import yaml
 
+from data.stage import Stage
+from proactive.merge import merge_adapter
 from proactive.pretrain import PretrainArgs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -102,26 +106,10 @@ def recipe_scenarios() -> tuple[list[str], list[str]]:
 
 
 # --- stage bookkeeping ------------------------------------------------------------------------------
-def stage_done(folder: Path, key: dict[str, Any]) -> bool:
-    """Whether ``folder`` holds the finished output of a stage run with inputs ``key``."""
-    stamp = folder / STAMP
-    return stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == _plain(key)
-
-
-def mark_done(folder: Path, key: dict[str, Any]) -> None:
-    (folder / STAMP).write_text(json.dumps(_plain(key), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def fresh_folder(folder: Path) -> Path:
-    """An empty ``folder`` (whatever an earlier, different run left there is removed)."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    return folder
+def quickstart_stage(folder: Path, key: Any) -> Stage:
+    """A stage of this run (data/stage.py's rule), stamped ``quickstart_stage.json``; its folder lies below
+    ``--out``, so whatever it holds is replaced when the stage is redone."""
+    return Stage(folder, key, STAMP, owns_folder=True)
 
 
 class Progress:
@@ -153,7 +141,7 @@ class Progress:
 # --- stages ----------------------------------------------------------------------------------------
 def make_data(out: Path, plan: Plan) -> dict[str, Path]:
     """The pretrain, train and eval benchmarks (each regenerated only when its arguments change)."""
-    from data.synth.generate import generate_benchmark
+    from data.synth.generate import benchmark_stage, generate_benchmark
 
     sizes = {
         "pretrain": plan.pretrain_per_scenario,
@@ -163,12 +151,10 @@ def make_data(out: Path, plan: Plan) -> dict[str, Path]:
     folders = {}
     for name, per_scenario in sizes.items():
         folder = out / "data" / name
-        key = {"per_scenario": per_scenario, "seed": DATA_SEEDS[name], "size": plan.image_size}
-        if stage_done(folder, key):
+        if benchmark_stage(folder, per_scenario, DATA_SEEDS[name], plan.image_size).done():
             print(f"{folder}: reused")
         else:
-            generate_benchmark(fresh_folder(folder), per_scenario, DATA_SEEDS[name], plan.image_size)
-            mark_done(folder, key)
+            generate_benchmark(folder, per_scenario, DATA_SEEDS[name], plan.image_size)
             print(f"{folder}: {per_scenario} episodes per scenario (seed {DATA_SEEDS[name]})")
         folders[name] = folder
     return folders
@@ -176,13 +162,12 @@ def make_data(out: Path, plan: Plan) -> dict[str, Path]:
 
 def make_base(out: Path, plan: Plan, pretrain_data: Path) -> Path:
     """The pretrained tiny base (reused when it was pretrained with the same arguments)."""
-    from proactive.pretrain import pretrain_tiny_model
+    from proactive.pretrain import pretrain_stage, pretrain_tiny_model
 
     folder = out / "base"
-    before = (folder / "tiny_model.json").read_text() if (folder / "tiny_model.json").is_file() else None
+    reused = pretrain_stage("qwen2_vl", folder, pretrain_data, plan.pretrain, **plan.base_kwargs()).done()
     pretrain_tiny_model("qwen2_vl", folder, pretrain_data, plan.pretrain, **plan.base_kwargs())
     record = json.loads((folder / "tiny_model.json").read_text())
-    reused = before is not None and before == (folder / "tiny_model.json").read_text()
     metrics = record.get("pretrain_metrics", {})
     print(
         f"{folder}: {'reused' if reused else 'pretrained'}, {record['num_parameters']:,} parameters, "
@@ -241,27 +226,20 @@ def train_sft(out: Path, plan: Plan, base: Path, train_data: Path, base_key: Any
         "--max_steps", str(plan.sft_steps), *plan.sft_flags,
     ]  # fmt: skip
     key = {"base": base_key, "flags": flags, "config": (CONFIG_DIR / "sft.yaml").read_text(encoding="utf-8")}
-    if stage_done(merged, key):
-        print(f"{adapter}, {merged}: reused")
-        return adapter, merged
-    fresh_folder(adapter)
-    launch_recipe("sft", flags)
-    merge_adapter(base, adapter, fresh_folder(merged))
-    mark_done(merged, key)
+    training, merging = quickstart_stage(adapter, key), quickstart_stage(merged, key)
+    retrained = not training.done()
+    if retrained:
+        training.begin()
+        launch_recipe("sft", flags)
+        training.finish()
+    else:
+        print(f"{adapter}: reused")
+    if merging.done() and not retrained:  # a new adapter is merged anew
+        print(f"{merged}: reused")
+    else:
+        merge_adapter(base, adapter, merging.begin(), processor_from=base, dtype="float32")
+        merging.finish()
     return adapter, merged
-
-
-def merge_adapter(base: Path, adapter: Path, out: Path) -> Path:
-    """``base`` with the LoRA ``adapter`` merged into its weights, saved with the processor into ``out``."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch.float32)
-    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    merged.save_pretrained(out)
-    AutoProcessor.from_pretrained(base).save_pretrained(out)
-    return out
 
 
 def grpo_flags(plan: Plan, start: Path, train_data: Path, adapter: Path, reward: str) -> list[str]:
@@ -285,19 +263,18 @@ def train_grpo_runs(
     for reward in plan.rewards:
         adapter = out / f"grpo-{reward}"
         flags = grpo_flags(plan, start, train_data, adapter, reward)
-        key = {"start": start_key, "flags": flags, "config": config}
-        results[reward] = (adapter, key)
-        if stage_done(adapter, key):
+        stage = quickstart_stage(adapter, {"start": start_key, "flags": flags, "config": config})
+        results[reward] = (adapter, stage.key)
+        if stage.done():
             print(f"{adapter}: reused")
         else:
-            pending.append((reward, flags))
+            pending.append((stage, flags))
     if pending:
-        for reward, _ in pending:
-            fresh_folder(results[reward][0])
-        logs = [out / f"grpo-{reward}.log" for reward, _ in pending]
-        launch_parallel("grpo", [(flags, log) for (_, flags), log in zip(pending, logs, strict=True)])
-        for reward, _ in pending:
-            mark_done(*results[reward])
+        for stage, _ in pending:
+            stage.begin()
+        launch_parallel("grpo", [(flags, out / f"{stage.folder.name}.log") for stage, flags in pending])
+        for stage, _ in pending:
+            stage.finish()
     return results
 
 
@@ -321,15 +298,15 @@ def evaluate(
         *target.args, "--data", str(eval_data), "--scenarios", *scenarios, "--reference",
         "--batch-size", str(plan.eval_batch_size), "--out", str(run_dir),
     ]  # fmt: skip
-    key = {"target": target.key, "argv": argv}
-    if stage_done(run_dir, key):
+    stage = quickstart_stage(run_dir, {"target": target.key, "argv": argv})
+    if stage.done():
         print(f"{run_dir}: reused")
         return run_dir
-    fresh_folder(run_dir)
+    stage.begin()
     print(f"$ proactive eval {' '.join(argv)}", flush=True)
     if eval_main(argv) != 0:
         raise RuntimeError(f"proactive eval failed for {target.label} ({group})")
-    mark_done(run_dir, key)
+    stage.finish()
     return run_dir
 
 
@@ -340,11 +317,35 @@ def write_reports(
     from eval.report_cli import write_report
     from proactive.quickstart_report import write_evidence_report
 
-    report_dir = fresh_folder(out / "report")
+    report_dir = out / "report"
+    shutil.rmtree(report_dir, ignore_errors=True)  # written whole on every run
     for group in scenarios:
         labels = list(runs)
         write_report([str(runs[label][group]) for label in labels], report_dir / group, labels, paper=False)
-    return write_evidence_report(report_dir, runs, scenarios, context)
+    pages = write_views(out, report_dir, runs, scenarios)
+    return write_evidence_report(report_dir, runs, scenarios, {**context, "pages": pages})
+
+
+def write_views(
+    out: Path, report_dir: Path, runs: dict[str, dict[str, Path]], scenarios: dict[str, list[str]]
+) -> dict[str, Path]:
+    """The ``proactive view`` pages, title -> index.html: per scenario group every run's episodes side by
+    side (``proactive report`` wrote them), and each GRPO run's logged samples (written here)."""
+    from eval.report_cli import EPISODES_DIR
+    from eval.view.page import PAGE_FILE
+    from proactive.view.cli import write_view
+    from proactive.view.samples import has_samples
+
+    pages = {
+        f"{group}: episodes of every run": report_dir / group / EPISODES_DIR / PAGE_FILE
+        for group in scenarios
+    }
+    for label in runs:
+        if has_samples(out / label):
+            pages[f"{label}: GRPO samples, step by step"] = write_view(
+                [out / label], report_dir / "samples" / label
+            )
+    return pages
 
 
 # --- the whole run ---------------------------------------------------------------------------------

@@ -15,10 +15,12 @@ from typing import Any
 
 import numpy as np
 
+from data.markdown import markdown_table
 from data.parsing import Outcome
 from eval.metrics import bootstrap_ci
-from eval.report import short
+from eval.report import ci_text, metric_cell, short
 from eval.results import MCQA, EpisodeResult
+from eval.store import read_episodes, read_summary
 
 REPORT_FILE = "report.md"
 ACC_GAIN_TARGET = 40.0  # points of acc over the base, on the training scenarios' fresh episodes
@@ -29,42 +31,18 @@ INTERVENTION = Outcome.INTERVENTION.value
 CONTROL = "grpo-paper_rp1.0"
 
 
-def load_summary(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-
-
-def load_episodes(run_dir: Path) -> list[EpisodeResult]:
-    path = run_dir / "episodes.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [
-        EpisodeResult.from_json(json.loads(line), f"{path}:{i}") for i, line in enumerate(lines, 1) if line
-    ]
-
-
-def cell(block: Mapping[str, Any] | None, metric: str) -> str:
-    """``value [lo, hi]`` as in eval.report (1 decimal for percentages, 2 for psr), '–' when missing."""
-    if not block or metric not in block:
-        return "–"
-    digits = 2 if metric == "psr" else 1
-    text = f"{block[metric]:.{digits}f}"
-    ci = block.get(f"{metric}_ci")
-    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
-
-
-def table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(row) + " |" for row in body
-    ]
-
-
 def metric_table(
     summaries: Mapping[str, Mapping[str, Any]], metric: str, scenarios: Sequence[str]
 ) -> list[str]:
     body = [
-        [label, *(cell(s["scenarios"].get(name), metric) for name in scenarios), cell(s["average"], metric)]
+        [
+            label,
+            *(metric_cell(s["scenarios"].get(name), metric) for name in scenarios),
+            metric_cell(s["average"], metric),
+        ]
         for label, s in summaries.items()
     ]
-    return table(["run", *(short(name) for name in scenarios), "avg"], body)
+    return markdown_table(["run", *(short(name) for name in scenarios), "avg"], body)
 
 
 # --- behaviour on uninformative views ---------------------------------------------------------------
@@ -93,17 +71,14 @@ def episode_rates(episodes: Sequence[EpisodeResult]) -> dict[str, np.ndarray]:
 
 
 def rate_cell(values: np.ndarray, percent: bool = True) -> tuple[float, list[float], str]:
+    """Mean of per-episode ``values`` with its bootstrap CI (in % when ``percent``), and as ``value [lo, hi]``."""
     scale = 100.0 if percent else 1.0
     if len(values) == 0:
         return float("nan"), [float("nan")] * 2, "–"
     mean = float(values.mean() * scale)
     lo, hi = bootstrap_ci(values)
-    digits = 1 if percent else 2
-    return (
-        mean,
-        [lo * scale, hi * scale],
-        f"{mean:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]",
-    )
+    ci = [lo * scale, hi * scale]
+    return mean, ci, ci_text(mean, ci, 1 if percent else 2)
 
 
 def first_turn_outcomes(episodes: Sequence[EpisodeResult]) -> Counter[str]:
@@ -157,13 +132,13 @@ def control_lines(
         body.append(
             [
                 label,
-                cell(average, "psr"),
+                metric_cell(average, "psr"),
                 f"{100 * reasons.get('step_limit', 0) / total:.1f}",
                 behaviour[label]["asks_on_informative"][2],
-                cell(average, "acc"),
+                metric_cell(average, "acc"),
             ]
         )
-    return table(
+    return markdown_table(
         ["run", "psr", "episodes ending at the step limit (%)", "asks on informative views / episode", "acc"],
         body,
     )
@@ -178,12 +153,12 @@ def write_evidence_report(
 ) -> Path:
     """Write ``report_dir/report.md`` (and ``evidence.json``); returns the report's path."""
     groups = list(scenarios)
-    summaries = {g: {label: load_summary(dirs[g]) for label, dirs in runs.items()} for g in groups}
+    summaries = {g: {label: read_summary(dirs[g]) for label, dirs in runs.items()} for g in groups}
     behaviour: dict[str, dict[str, dict[str, Any]]] = {g: {} for g in groups}
     outcomes: dict[str, dict[str, Counter[str]]] = {g: {} for g in groups}
     for g in groups:
         for label, dirs in runs.items():
-            episodes = load_episodes(dirs[g])
+            episodes = read_episodes(dirs[g])
             rates = episode_rates(episodes)
             behaviour[g][label] = {
                 name: rate_cell(values, percent=name != "asks_on_informative")
@@ -194,6 +169,7 @@ def write_evidence_report(
     trained = [label for label in runs if label.startswith("grpo-")]
     lines = ["# Quickstart report: the proactive recipe on the tiny base", ""]
     lines += _setup_lines(scenarios, context)
+    lines += ["", *pages_lines(report_dir, context.get("pages", {}))]
     if trained:
         lines += ["", f"## Targets ({trained[0]} on fresh episodes of the training scenarios)", ""]
         lines += target_checks(
@@ -224,7 +200,7 @@ def write_evidence_report(
             ]
             for label, b in behaviour[g].items()
         ]
-        lines += table(
+        lines += markdown_table(
             [
                 "run",
                 "ended by a wrong guess on an uninformative view",
@@ -236,7 +212,7 @@ def write_evidence_report(
         )
         reasons = sorted({r for c in outcomes[g].values() for r in c})
         lines += ["", "### First-turn outcomes (episodes)", ""]
-        lines += table(
+        lines += markdown_table(
             ["run", *reasons],
             [[label, *(str(c.get(r, 0)) for r in reasons)] for label, c in outcomes[g].items()],
         )
@@ -277,6 +253,22 @@ def write_evidence_report(
     }
     (report_dir / "evidence.json").write_text(json.dumps(evidence, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def pages_lines(report_dir: Path, pages: Mapping[str, Path]) -> list[str]:
+    """Links to the ``proactive view`` pages (static HTML, open them from disk)."""
+    if not pages:
+        return []
+    lines = [
+        "## Browse the episodes",
+        "",
+        "Static pages, to open in a browser from disk (`proactive view`):",
+        "",
+    ]
+    lines += [
+        f"- [{title}]({Path(path).relative_to(report_dir).as_posix()})" for title, path in pages.items()
+    ]
+    return lines + [""]
 
 
 def _plain_rates(rates: Mapping[str, tuple[float, list[float], str]]) -> dict[str, list[Any]]:

@@ -15,6 +15,7 @@ from trl import ModelConfig, TrlParser
 
 from data.builders import ANSWER_FORMATS, SFT_TURNS
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
+from eval.rollout import Modes
 
 DEFAULT_TRAIN_SCENARIOS = ["QuickDraw", "coco2014"]
 ID_FILTER_KEYWORDS = ("auto", "official", "none")
@@ -102,6 +103,20 @@ class ProactiveScriptArguments:
         default=None, metadata={"help": "Episodes per scenario in that evaluation."}
     )
     eval_batch_size: int = field(default=32, metadata={"help": "Batch size of that evaluation."})
+    eval_resize: bool = field(
+        default=False, metadata={"help": "That evaluation in the official resize mode (224-px short side)."}
+    )
+    eval_icl: bool = field(
+        default=False,
+        metadata={"help": "That evaluation with the official in-context examples (ROD and MVP-N episodes)."},
+    )
+    eval_cot: bool = field(
+        default=False,
+        metadata={"help": "With eval_icl: the examples reason first (official chain of thought)."},
+    )
+    eval_reduce_icl_steps: bool = field(
+        default=False, metadata={"help": "With eval_icl: the examples keep their first and last turns only."}
+    )
 
     def __post_init__(self) -> None:
         self.tiny_model_arch = self.tiny_model_arch or None  # "" on the command line switches it off
@@ -137,6 +152,10 @@ class ProactiveScriptArguments:
                 f"history: true needs rollout: episode (rollout {self.rollout!r}: single turns have no history, "
                 "tool episodes always keep the conversation)"
             )
+        try:
+            Modes(icl=self.eval_icl, cot=self.eval_cot, reduce_icl_steps=self.eval_reduce_icl_steps)
+        except ValueError as err:
+            raise RecipeConfigError(f"eval_cot / eval_reduce_icl_steps: {err}") from None
         if not 0.0 <= self.eval_fraction < 1.0:
             raise RecipeConfigError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         if self.id_filter not in ID_FILTER_KEYWORDS and not Path(self.id_filter).is_file():

@@ -6,13 +6,15 @@ usage: proactive release ADAPTER_DIR --out DIR [--merge] [--eval RUN_DIR ...] [-
 ADAPTER_DIR is a recipe's output_dir (adapter_config.json, adapter_model.safetensors, the processor,
 resolved_config.yaml, train_results.json). DIR is laid out as a Hugging Face model repository:
 
-  README.md                        model card (YAML front matter; data, reward, hyperparameters, eval)
+  README.md                        model card (huggingface_hub ModelCard: metadata with the eval results per
+                                   scenario; data, reward, hyperparameters, eval, usage)
   adapter_config.json              the PEFT adapter
   adapter_model.safetensors
   processor / tokenizer files      as AutoProcessor.save_pretrained writes them
   resolved_config.yaml             the training run's full resolved configuration
   train_results.json               its final training metrics
-  eval/<run>/                      each --eval run's summary.json, summary.md and plots
+  eval/<run>/                      each --eval run's summary.json, summary.md and plots, and episodes/:
+                                   its episodes turn by turn, a static page (proactive view)
   merged/                          with --merge: full weights (base + adapter merged, safetensors), config,
                                    generation config and processor; load it from the path DIR/merged
 
@@ -37,6 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+
+from data.markdown import markdown_table
+from data.records import is_synthetic
+from eval.store import EPISODES_FILE, SUMMARY_FILE, read_summary
+from proactive.merge import merge_adapter
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 RESOLVED_CONFIG = "resolved_config.yaml"
@@ -44,6 +52,9 @@ TRAIN_RESULTS = "train_results.json"
 MERGED_DIR = "merged"
 EVAL_DIR = "eval"
 OFFICIAL_DATASET = "tdemin16/ProactiveBench"
+SYNTHETIC_DATASET = "synthetic-proactivebench"  # generated offline (proactive synth); not on the Hub
+CARD_METRICS = ("acc", "psr")  # the metrics the card's metadata lists per scenario
+CARD_TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}"
 PUSH_FAILED = 3
 
 # Hyperparameters shown in the card, in this order, when the run recorded them.
@@ -181,6 +192,7 @@ class EvalRun:
     label: str
     folder: Path
     summary: dict[str, Any]
+    page: str | None = None  # repo-relative path of its episodes page, once written
 
 
 def read_eval_runs(run_dirs: list[str]) -> list[EvalRun]:
@@ -189,12 +201,10 @@ def read_eval_runs(run_dirs: list[str]) -> list[EvalRun]:
     names = [f.name for f in folders]
     runs = []
     for folder, name in zip(folders, names, strict=True):
-        path = folder / "summary.json"
-        if not path.is_file():
-            raise ReleaseError(f"{path}: not found; --eval takes a 'proactive eval' run folder")
-        summary = _read_json(path)
-        if "scenarios" not in summary or "average" not in summary:
-            raise ReleaseError(f"{path}: field 'scenarios' or 'average' missing; not an eval summary")
+        try:
+            summary = read_summary(folder)
+        except (FileNotFoundError, ValueError) as err:
+            raise ReleaseError(f"{err}; --eval takes a 'proactive eval' run folder") from None
         label = name if names.count(name) == 1 else f"{folder.parent.name}-{name}"
         runs.append(EvalRun(label, folder, summary))
     return runs
@@ -204,41 +214,63 @@ def copy_eval_run(run: EvalRun, out: Path) -> list[str]:
     """Copy the run's summaries and plots into ``out/eval/<label>``; return the plots' repo-relative paths."""
     target = out / EVAL_DIR / run.label
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("summary.json", "summary.md", "config.json"):
+    for name in (SUMMARY_FILE, "summary.md", "config.json"):
         if (run.folder / name).is_file():
             shutil.copy2(run.folder / name, target / name)
     plots = sorted(run.folder.glob("*.png"))
     for plot in plots:
         shutil.copy2(plot, target / plot.name)
+    from eval.view.episodes import write_eval_view
+
+    if (run.folder / EPISODES_FILE).is_file():
+        page = write_eval_view([run.folder], target / "episodes", [run.label])
+        run.page = page.relative_to(out).as_posix()
     return [f"{EVAL_DIR}/{run.label}/{plot.name}" for plot in plots]
 
 
 # --- the model card -------------------------------------------------------------------------------------
-def front_matter(run: TrainingRun, base_model: str, license_: str) -> dict[str, Any]:
+def card_data(
+    run: TrainingRun, base_model: str, license_: str, evals: list[EvalRun], repo: str
+) -> ModelCardData:
+    """The card's metadata: base model, library, license, datasets, tags, and the eval results."""
     tags = ["proactive", "proactivebench", run.method, "lora", "peft", "trl", "vision-language"]
     if run.synthetic():
         tags.append("synthetic-data")
-    return {
-        "base_model": base_model,
-        "library_name": "peft",
-        "pipeline_tag": "image-text-to-text",
-        "license": license_,
-        "datasets": [] if run.synthetic() else [OFFICIAL_DATASET],
-        "tags": [t for t in tags if t != "unknown"],
-    }
+    return ModelCardData(
+        base_model=base_model,
+        library_name="peft",
+        pipeline_tag="image-text-to-text",
+        license=license_,
+        datasets=[] if run.synthetic() else [OFFICIAL_DATASET],
+        tags=[t for t in tags if t != "unknown"],
+        model_name=repo,
+        eval_results=[result for ev in evals for result in eval_results(ev, run.synthetic())] or None,
+    )
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+def eval_results(run: EvalRun, trained_on_synthetic: bool) -> list[EvalResult]:
+    """One Hub eval result per scenario and metric (acc, psr) of an eval run; the run's label stands in the
+    dataset split, so that two runs on one scenario stay apart."""
+    from eval.report import METRIC_LABELS, short
+
+    folder = Path(run.summary.get("config", {}).get("data") or "")
+    synthetic = is_synthetic(folder) if folder.is_dir() else trained_on_synthetic
     return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(_text(v) for v in row) + " |" for row in rows),
+        EvalResult(
+            task_type="image-text-to-text",
+            task_name="ProactiveBench multi-turn MCQA",
+            dataset_type=SYNTHETIC_DATASET if synthetic else OFFICIAL_DATASET,
+            dataset_name=f"{'synthetic ' if synthetic else ''}ProactiveBench {short(scenario)}",
+            dataset_config=scenario,
+            dataset_split=run.label,
+            metric_type=metric,
+            metric_name=METRIC_LABELS[metric],
+            metric_value=block[metric],
+        )
+        for scenario, block in run.summary["scenarios"].items()
+        for metric in CARD_METRICS
+        if metric in block
     ]
-
-
-def _text(value: Any) -> str:
-    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return text.replace("|", "\\|")
 
 
 def data_section(run: TrainingRun) -> list[str]:
@@ -260,7 +292,7 @@ def data_section(run: TrainingRun) -> list[str]:
     rows += [[key.replace("_", " "), value] for key, value in data.items() if value is not None]
     if run.method == "sft":
         rows.append(["SFT rows", f"{args.get('sft_turns')} turns, answer format {args.get('answer_format')}"])
-    return ["## Training data", "", *_table(["", ""], rows), ""]
+    return ["## Training data", "", *markdown_table(["", ""], rows), ""]
 
 
 def reward_section(run: TrainingRun) -> list[str]:
@@ -286,7 +318,7 @@ def reward_section(run: TrainingRun) -> list[str]:
         *lines,
         "Reward of each case:",
         "",
-        *_table(["case", "reward"], [[k, v] for k, v in weights.items()]),
+        *markdown_table(["case", "reward"], [[k, v] for k, v in weights.items()]),
         "",
     ]
 
@@ -305,7 +337,7 @@ def hyperparameter_section(run: TrainingRun) -> list[str]:
         rows.append(["effective batch (per device x accumulation x processes)", effective])
     rows += [[f"launch: {key}", value] for key, value in distributed.items() if value is not None]
     versions = run.config.get("versions", {})
-    lines = ["## Hyperparameters", "", *_table(["setting", "value"], rows), ""]
+    lines = ["## Hyperparameters", "", *markdown_table(["setting", "value"], rows), ""]
     if versions:
         lines += ["Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
     lines += [f"The full resolved configuration is in [`{RESOLVED_CONFIG}`]({RESOLVED_CONFIG}).", ""]
@@ -319,30 +351,21 @@ def hyperparameter_section(run: TrainingRun) -> list[str]:
 
 def eval_table(runs: list[EvalRun], metric: str) -> list[str]:
     """One row per eval run: ``metric`` with its 95% CI per scenario and averaged."""
-    from eval.report import AVERAGE, METRIC_LABELS, scenario_columns, short
+    from eval.report import AVERAGE, METRIC_LABELS, metric_cell, scenario_columns, short
 
     columns = [*scenario_columns([r.summary for r in runs]), AVERAGE]
-    digits = 2 if metric == "psr" else 1
-
-    def cell(block: dict[str, Any]) -> str:
-        if metric not in block:
-            return "–"
-        ci = block.get(f"{metric}_ci")
-        interval = f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""
-        return f"{block[metric]:.{digits}f}{interval}"
-
     rows = [
         [
             r.label,
             *(
-                cell(r.summary["average"] if c == AVERAGE else r.summary["scenarios"].get(c, {}))
+                metric_cell(r.summary["average"] if c == AVERAGE else r.summary["scenarios"].get(c), metric)
                 for c in columns
             ),
         ]
         for r in runs
     ]
     header = ["run", *(short(c) if c != AVERAGE else "avg" for c in columns)]
-    return [f"### {METRIC_LABELS.get(metric, metric)}", "", *_table(header, rows), ""]
+    return [f"### {METRIC_LABELS.get(metric, metric)}", "", *markdown_table(header, rows), ""]
 
 
 def eval_section(runs: list[EvalRun], plots: dict[str, list[str]]) -> list[str]:
@@ -368,7 +391,8 @@ def eval_section(runs: list[EvalRun], plots: dict[str, list[str]]) -> list[str]:
         lines += [
             f"### {run.label}",
             "",
-            f"Episodes{where}; files in [`{EVAL_DIR}/{run.label}`]({EVAL_DIR}/{run.label}).",
+            f"Episodes{where}; files in [`{EVAL_DIR}/{run.label}`]({EVAL_DIR}/{run.label})"
+            + (f"; each episode turn by turn: [`{run.page}`]({run.page})." if run.page else "."),
             "",
         ]
         lines += [f"![{Path(p).stem}]({p})" for p in plots.get(run.label, [])] + [""]
@@ -418,10 +442,10 @@ def model_card(
     plots: dict[str, list[str]],
     repo: str,
     merged: bool,
-) -> str:
-    """README.md: YAML front matter and the sections describing data, reward, hyperparameters and eval."""
+) -> ModelCard:
+    """README.md: the metadata (:func:`card_data`) and the sections describing data, reward,
+    hyperparameters, eval and usage."""
     method = {"grpo": "GRPO", "sft": "SFT"}.get(run.method, "fine-tuning")
-    header = yaml.safe_dump(front_matter(run, base_model, license_), sort_keys=False)
     intro = [
         f"# {Path(repo).name}: a proactive LoRA adapter for {base_model}",
         "",
@@ -441,7 +465,9 @@ def model_card(
         eval_section(evals, plots),
         usage_section(base_model, repo, merged),
     ]
-    return f"---\n{header}---\n\n" + "\n".join(line for section in sections for line in section)
+    body = "\n".join(line for section in sections for line in section)
+    data = card_data(run, base_model, license_, evals, repo)
+    return ModelCard.from_template(data, template_str=CARD_TEMPLATE, body=body)
 
 
 # --- writing the folder ---------------------------------------------------------------------------------
@@ -466,23 +492,6 @@ def save_processor(run: TrainingRun, base_model: str, out: Path) -> None:
     processor.save_pretrained(out)
 
 
-def merge_into(run: TrainingRun, base_model: str, out: Path) -> Path:
-    """``base + adapter`` merged (``merge_and_unload``) and saved with its processor into ``out/merged``."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    dtype = run.model_args.get("dtype") or "auto"
-    base = AutoModelForImageTextToText.from_pretrained(
-        base_model, dtype=dtype if dtype == "auto" else getattr(torch, dtype)
-    )
-    merged = PeftModel.from_pretrained(base, str(run.adapter_dir)).merge_and_unload()
-    target = out / MERGED_DIR
-    merged.save_pretrained(target)
-    AutoProcessor.from_pretrained(out).save_pretrained(target)
-    return target
-
-
 def release(
     adapter_dir: str | Path,
     out: str | Path,
@@ -497,7 +506,7 @@ def release(
     """Write the release folder ``out`` for the adapter in ``adapter_dir``; returns ``out``."""
     run = read_training_run(adapter_dir)
     base = run.base_model(base_model)
-    if not eval_dirs and (run.adapter_dir / EVAL_DIR / "summary.json").is_file():
+    if not eval_dirs and (run.adapter_dir / EVAL_DIR / SUMMARY_FILE).is_file():
         eval_dirs = [str(run.adapter_dir / EVAL_DIR)]
     evals = read_eval_runs(eval_dirs or [])
     out = Path(out)
@@ -508,9 +517,9 @@ def release(
     save_processor(run, base, out)
     plots = {ev.label: copy_eval_run(ev, out) for ev in evals}
     if merge:
-        merge_into(run, base, out)
+        merge_adapter(base, run.adapter_dir, out / MERGED_DIR, out, run.model_args.get("dtype") or "auto")
     card = model_card(run, base, license_, evals, plots, repo_id or out.name, merge)
-    (out / "README.md").write_text(card, encoding="utf-8")
+    card.save(out / "README.md")
     return out
 
 

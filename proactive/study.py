@@ -13,9 +13,10 @@ with the output in OUT/cells/<cell>/{train.log,eval.log}, then writes OUT/report
 out-of-domain averages) and the heatmaps matrix_acc.png / matrix_psr.png. OUT/study_log.jsonl records
 every command started, with its exit status and time.
 
-Resumable: a cell whose adapter (train_results.json) and eval summary exist is skipped; a failed cell is
-reported with its log and the other cells go on (exit status 1 when any failed). A cell folder made
-with other commands (OUT/cells/<cell>/cell.json) is refused: delete it to run the cell again.
+Resumable: a cell whose training (its adapter's train_results.json, written after the weights) and eval
+(summary.json) have finished is skipped, by the same rule in the runner, the dry run and the job scripts;
+a failed cell is reported with its log and the other cells go on (exit status 1 when any failed). A cell
+folder made with other commands (OUT/cells/<cell>/cell.json) is refused: delete it to run the cell again.
 
 Scale out: --dry-run prints the commands that would run (one per line; finished cells as comments);
 --emit-jobs DIR writes DIR/<cell>.sh per cell (and setup.sh when the study generates its eval data) and
@@ -37,7 +38,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from data.stage import pin_inputs
 from proactive.study_config import EVAL_LOG, TRAIN_LOG, Cell, Study, StudyConfigError, load_study
 from proactive.study_report import read_cell_result, write_study_report
 
@@ -62,14 +65,15 @@ class CellStatus:
         }
 
 
-def train_done(study: Study, cell: Cell) -> bool:
-    adapter = study.adapter_dir(cell)
-    weights = (adapter / "adapter_model.safetensors").is_file() or any(adapter.glob("model*.safetensors"))
-    return weights and (adapter / "train_results.json").is_file()
+def finished(study: Study, cell: Cell, *stages: str) -> bool:
+    """Whether the cell's ``stages`` (default: ``train`` and ``eval``, the whole cell) have finished, each
+    by :meth:`Study.finished_file`: the one rule of the runner, the dry run and the job scripts."""
+    return all(study.finished_file(cell, stage).is_file() for stage in stages or ("train", "eval"))
 
 
-def eval_done(study: Study, cell: Cell) -> bool:
-    return (study.eval_dir(cell) / "summary.json").is_file()
+def _commands(cell_record: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``cell.json`` a rerun must match: the commands (the cell name is in the folder's name)."""
+    return {"commands": cell_record.get("commands")}
 
 
 def executable(command: Sequence[str]) -> list[str]:
@@ -121,23 +125,21 @@ class StudyRunner:
         study = self.study
         folder = study.cell_dir(cell)
         commands = {"train": study.train_command(cell), "eval": study.eval_command(cell)}
-        stamp = folder / CELL_FILE
-        if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8"))["commands"] != commands:
-            return CellStatus(
-                cell, FAILED, stamp, f"{folder} was made with other commands; delete it to rerun"
-            )
-        if train_done(study, cell) and eval_done(study, cell):
-            return CellStatus(cell, SKIPPED)
         folder.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(
-            json.dumps({"cell": cell.name, "commands": commands}, indent=2) + "\n", encoding="utf-8"
-        )
-        if not train_done(study, cell):
+        if pin_inputs(folder / CELL_FILE, {"cell": cell.name, "commands": commands}, _commands):
+            return CellStatus(
+                cell, FAILED, folder / CELL_FILE, f"{folder} was made with other commands; delete it to rerun"
+            )
+        if finished(study, cell):
+            return CellStatus(cell, SKIPPED)
+        if not finished(study, cell, "train"):
             log = folder / TRAIN_LOG
-            if self.run(cell.name, "train", commands["train"], log) != 0 or not train_done(study, cell):
+            if self.run(cell.name, "train", commands["train"], log) != 0 or not finished(
+                study, cell, "train"
+            ):
                 return CellStatus(cell, FAILED, log, "training failed")
         log = folder / EVAL_LOG
-        if self.run(cell.name, "eval", commands["eval"], log) != 0 or not eval_done(study, cell):
+        if self.run(cell.name, "eval", commands["eval"], log) != 0 or not finished(study, cell, "eval"):
             return CellStatus(cell, FAILED, log, "evaluation failed")
         return CellStatus(cell, DONE)
 
@@ -171,11 +173,11 @@ def run_study(
     selected = {s.cell for s in statuses}
     for cell in study.cells():  # cells left out by --only still count when they finished earlier
         if cell not in selected:
-            finished_before = train_done(study, cell) and eval_done(study, cell)
+            finished_before = finished(study, cell)
             statuses.append(CellStatus(cell, SKIPPED if finished_before else NOT_RUN))
-    finished = [s.cell for s in statuses if s.status in (DONE, SKIPPED)]
-    if finished:
-        results = [read_cell_result(study, c) for c in finished]
+    done_cells = [s.cell for s in statuses if s.status in (DONE, SKIPPED)]
+    if done_cells:
+        results = [read_cell_result(study, c) for c in done_cells]
         paths = write_study_report(study, results, [s.to_json() for s in statuses])
         echo(f"report: {paths[0]} (heatmaps in {paths[0].parent})")
     return statuses
@@ -186,10 +188,10 @@ def dry_run(study: Study, only: Sequence[str] | None, echo: Callable[[str], None
     for command in study.setup_commands():
         echo(shlex.join(command))
     for cell in select_cells(study, only):
-        if train_done(study, cell) and eval_done(study, cell):
+        if finished(study, cell):
             echo(f"# {cell.name}: finished, skipped")
             continue
-        if not train_done(study, cell):
+        if not finished(study, cell, "train"):
             echo(shlex.join(study.train_command(cell)))
         echo(shlex.join(study.eval_command(cell)))
 
@@ -199,7 +201,6 @@ def cell_script(study: Study, cell: Cell) -> str:
     (the Slurm template passes the multi-node flags) and only node 0 evaluates."""
     train = study.train_command(cell)
     launch, recipe = shlex.join(train[:4]), shlex.join(train[4:])
-    adapter, evaluation = study.adapter_dir(cell), study.eval_dir(cell)
     exports = [f"export {k}={shlex.quote(v)}" for k, v in study.env.items()]
     return "\n".join(
         [
@@ -209,10 +210,10 @@ def cell_script(study: Study, cell: Cell) -> str:
             "set -euo pipefail",
             f"cd {shlex.quote(str(Path.cwd()))}",
             *exports,
-            f"if [ ! -f {shlex.quote(str(adapter / 'train_results.json'))} ]; then",
+            f"if [ ! -f {shlex.quote(str(study.finished_file(cell, 'train')))} ]; then",
             f"  {launch} ${{LAUNCH_FLAGS:-}} {recipe}",
             "fi",
-            f'if [ "${{SLURM_NODEID:-0}}" = "0" ] && [ ! -f {shlex.quote(str(evaluation / "summary.json"))} ]; then',
+            f'if [ "${{SLURM_NODEID:-0}}" = "0" ] && [ ! -f {shlex.quote(str(study.finished_file(cell, "eval")))} ]; then',
             f"  {shlex.join(study.eval_command(cell))}",
             "fi",
             "",

@@ -360,7 +360,7 @@ def train_and_save(trainer: Trainer, run: RecipeRun) -> dict[str, Any]:
 
 def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float]:
     """Evaluate the saved model (base + adapter) on the episodes it never trained on; log and save the metrics."""
-    from proactive.recipe_eval import EVAL_DIR, eval_records, evaluate_saved_model, flat_metrics
+    from proactive.recipe_eval import EVAL_DIR, eval_modes, eval_records, evaluate_saved_model, flat_metrics
 
     output_dir = Path(run.training_args.output_dir)
     peft = run.peft_config is not None
@@ -373,6 +373,8 @@ def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float
         dtype=run.model_args.dtype,
         batch_size=run.script_args.eval_batch_size,
         seed=run.training_args.seed,
+        modes=eval_modes(run.script_args),
+        example_pool=run.records.eval_episodes + run.records.held_out,
         protocol="tools" if run.script_args.rollout == "tools" else "mcqa",  # eval's protocol names
         history=run.script_args.history,
     )

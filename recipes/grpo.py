@@ -20,6 +20,7 @@ from data.builders import build_grpo_dataset
 from proactive.episode_grpo import episode_trainer_kwargs
 from proactive.recipe_args import ProactiveScriptArguments
 from proactive.training import RecipeRun, prepare_run, run_recipe
+from proactive.view.callback import CompletionImages
 from reward import build_reward_funcs
 
 VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_id", "vision_end_token_id")
@@ -56,6 +57,7 @@ def build_trainer(
         peft_config=run.peft_config,
         **rollout,
     )
+    trainer.add_callback(CompletionImages(trainer))  # log_completions' prompt images, for `proactive view`
     return trainer, run
 
 

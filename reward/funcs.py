@@ -13,6 +13,13 @@ from reward.weights import DEFAULT_PRESET, RewardWeights, resolve_weights
 
 OUTCOME_METRIC = "outcomes/{case}"  # log_metric name of the batch rate of each case
 CASE_COLUMN = "reward_case"  # log_extra column: the case of each completion
+# Dataset columns also logged with each completion (log_extra name; TRL's table has its own "step").
+ROW_LOG_COLUMNS = {
+    "scenario": "scenario",
+    "record_id": "record_id",
+    "step": "turn",
+    "informative": "informative",
+}
 
 
 class RewardWarning(UserWarning):
@@ -73,17 +80,23 @@ class RewardComponent:
     def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float]:
         cases = self.judge.cases(completions, columns)
         if self.log_outcomes:
-            _log_cases(cases, columns.get("log_metric"), columns.get("log_extra"))
+            _log_cases(cases, columns)
         return [self.values[case] for case in cases]
 
 
-def _log_cases(cases: list[Case], log_metric: Callable | None, log_extra: Callable | None) -> None:
-    """The rate of every case in the batch (as TRL metrics) and each completion's case (completions table)."""
+def _log_cases(cases: list[Case], columns: Mapping[str, Any]) -> None:
+    """The rate of every case in the batch (as TRL metrics); each completion's case and the row it answered
+    (scenario, record id, turn, informative) as columns of TRL's completions table."""
+    log_metric: Callable | None = columns.get("log_metric")
+    log_extra: Callable | None = columns.get("log_extra")
     if log_metric is not None and cases:
         for case in Case:
             log_metric(OUTCOME_METRIC.format(case=case.value), sum(c is case for c in cases) / len(cases))
     if log_extra is not None:
         log_extra(CASE_COLUMN, [case.value for case in cases])
+        for column, name in ROW_LOG_COLUMNS.items():
+            if column in columns and len(columns[column]) == len(cases):
+                log_extra(name, list(columns[column]))
 
 
 def build_reward_funcs(preset: str = DEFAULT_PRESET, **weights: float) -> list[RewardComponent]:

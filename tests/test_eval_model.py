@@ -1,9 +1,11 @@
 """The evaluation loop with real (tiny, random-weight, offline) transformers models: batched rollouts
-give the same per-episode outcomes as one episode at a time, with and without history; a LoRA adapter
-is applied; the open-ended protocol runs with a tiny judge."""
+give the same per-episode outcomes as one episode at a time, with and without history and in-context
+examples; a LoRA adapter is applied; a view the processor refuses ends its episode without a turn; the
+open-ended protocol runs with a tiny judge."""
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 from pathlib import Path
@@ -13,35 +15,16 @@ import torch
 from PIL import Image
 from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-from data.environment import make_episode
+from data.environment import REJECTED_IMAGE, make_episode
+from data.icl import in_context_example
 from data.prompts import user_message
-from data.records import load_scenario
-from data.synth import generate_benchmark
-from eval.backends import Prompt, load_hf_generator, load_text_generator
+from data.records import load_scenario, parse_record
+from eval.backends import REJECTED, Prompt, load_hf_generator, load_text_generator
 from eval.cli import EvalConfig, evaluate
-from eval.results import OPEN
-from eval.rollout import conversation
-from proactive.tiny_models import build_tiny_model
+from eval.results import MCQA, OPEN
+from eval.rollout import Job, ModelAgent, conversation, run_episodes
 
 LETTERS = "ABCDEFGH"
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "eval_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model("qwen2_vl", tmp_path_factory.getbasetemp() / "eval_tiny_qwen2_vl")
 
 
 @pytest.fixture(scope="session")
@@ -97,14 +80,8 @@ def test_batched_equals_one_at_a_time_over_several_turns(
 
 
 @pytest.mark.parametrize("arch", ["qwen2_vl", "qwen2_5_vl", "llava"])
-def test_batched_equals_one_at_a_time_free_text(
-    arch: str, bench: Path, tiny_model: Path, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    model = (
-        tiny_model
-        if arch == "qwen2_vl"
-        else build_tiny_model(arch, tmp_path_factory.getbasetemp() / f"eval_tiny_{arch}")
-    )
+def test_batched_equals_one_at_a_time_free_text(arch: str, bench: Path, tiny_models, tmp_path: Path) -> None:
+    model = tiny_models(arch)
     common = {"limit": 2, "scenarios": ["qd", "coco", "cit"]}
     one = run(bench, tmp_path / "one", model, batch_size=1, **common)
     batched = run(bench, tmp_path / "batched", model, batch_size=6, **common)
@@ -171,6 +148,11 @@ def test_open_mode_with_a_tiny_judge(bench: Path, tiny_model: Path, tiny_judge: 
         assert "Choose from the following options" not in e["turns"][0]["answer"]
     rod = next(e for e in lines if e["scenario"] == "Realistic-Occlusion-Dataset")
     assert rod["judge"]["correct_answers"] == ["Move the blocks", "Move the camera"]
+    assert rod["judge"]["expected_verdicts"] == 2
+    system, user = rod["judge"]["input_messages"]
+    assert system["role"] == "system" and user["content"].startswith("### User Prompt:\n")
+    assert rod["turns"][0]["answer"] in user["content"]
+    assert summary["config"]["oeg_decoding"] == "official" and summary["config"]["judge_max_new_tokens"] == 12
     for block in summary["scenarios"].values():
         assert {"ps", "cc", "agg", "n", "ps_ci", "cc_ci", "agg_ci"} <= set(block) and block["n"] == 2
     assert (tmp_path / "agg.png").stat().st_size > 0
@@ -183,7 +165,8 @@ class ScriptedJudge:
     def generate(self, prompts: list[Prompt]) -> list[str]:
         outputs = []
         for prompt in prompts:
-            listed = [line for line in prompt.messages[1]["content"].split("\n") if line[:1].isdigit()]
+            lines = prompt.messages[1]["content"].split("\n")
+            listed = ast.literal_eval(lines[lines.index("### Correct Answers (List):") + 1])
             quickdraw = "drawing" in prompt.messages[1]["content"].lower()
             verdicts = [0] * (len(listed) - 1) + [1] if quickdraw else [1] + [0] * (len(listed) - 1)
             outputs.append("<think>let me see 1,1</think>\nVerdicts:\n" + ",".join(map(str, verdicts)))
@@ -214,7 +197,18 @@ def test_text_judge_loads_causal_lm_or_falls_back(tiny_judge: Path, tiny_model: 
     assert len(fallback.generate([Prompt(messages)])) == 1
 
 
-def test_a_prompt_the_processor_rejects_gets_an_empty_answer(
+def test_the_judge_cuts_its_thinking_at_the_tokenizers_end_token(tiny_judge: Path, tmp_path: Path) -> None:
+    shutil.copytree(tiny_judge, tmp_path / "judge")
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path / "judge")
+    tokenizer.add_tokens(["</think>"])
+    tokenizer.save_pretrained(tmp_path / "judge")
+    judge = load_text_generator(str(tmp_path / "judge"), max_new_tokens=3, do_sample=True)
+    assert judge.thinking_end_id == tokenizer.convert_tokens_to_ids("</think>") and judge.do_sample
+    assert judge.clean_up_spaces is None  # the official judge decodes with the tokenizer's default
+    assert load_text_generator(str(tiny_judge), max_new_tokens=3).thinking_end_id is None
+
+
+def test_a_prompt_the_processor_rejects_is_marked_rejected(
     tiny_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     generator = load_hf_generator(str(tiny_model), max_new_tokens=4)
@@ -222,7 +216,60 @@ def test_a_prompt_the_processor_rejects_gets_an_empty_answer(
     thin = Prompt([user_message("What is it?")], [Image.new("RGB", (1000, 2))])  # aspect ratio 500 > 200
     assert generator.generate([good, thin, good]) == [
         *generator.generate([good]),
-        "",
+        REJECTED,
         *generator.generate([good]),
     ]
     assert "aspect ratio" in capsys.readouterr().err
+
+
+def test_a_refused_crop_ends_the_episode_without_a_turn(tiny_model: Path, tmp_path: Path) -> None:
+    """The official loop breaks out of the episode when the processor refuses a view (a thin COCO crop):
+    the turn is not counted, so an episode refused at its first view has 0 turns and psr -1."""
+    Image.new("RGB", (1200, 400), "gray").save(tmp_path / "scene.png")
+    thin = {"top": 100, "left": 20, "height": 102, "width": 1020}  # shown: a 1005 x 2 crop
+    line = {
+        "id": 0, "image_template": "scene.png", "first_image": 0, "num_images": 1, "reference_image": 0,
+        "prompt": "What is it?", "options": ["Move the camera to the left.", "I cannot tell."],
+        "categories": ["cat", "dog", "cow", "fox"], "answer": "cat", "direction": "left", "granularity": 3,
+        "horizontal_step": 5, "vertical_step": 5, "crop": thin,
+    }  # fmt: skip
+    generator = load_hf_generator(str(tiny_model), max_new_tokens=2)
+    job = Job(MCQA, make_episode(parse_record("coco2014", line, "test")))
+    (result,) = run_episodes([job], ModelAgent(generator, tmp_path))
+    assert (result.end_reason, result.num_turns, result.success, result.proactive_steps) == (
+        REJECTED_IMAGE,
+        0,
+        False,
+        -1,
+    )
+
+
+def test_in_context_examples_come_first_and_batch_identically(
+    bench: Path, letter_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rod, other = load_scenario(bench, "Realistic-Occlusion-Dataset", id_filter=None).records[:2]
+    example = in_context_example(other, cot=True, resize=True)
+    episode = make_episode(rod, resize=True)
+    prompt = conversation(episode, episode.state(), bench, history=False, examples=example)
+    assert [m["role"] for m in prompt.messages] == ["user", "assistant", "user", "assistant", "user"]
+    assert prompt.messages[1]["content"][0]["text"].endswith(f". {example[0].answer.split('. ')[-1]}")
+    assert prompt.messages[3]["content"][0]["text"] == other.answer
+    assert [min(image.size) for image in prompt.images] == [512, 512, 224]  # ROD examples: 512 px
+    seen: list[Prompt] = []
+    real = load_hf_generator
+
+    def recording(config: EvalConfig) -> object:
+        generator = real(str(letter_model), max_new_tokens=config.max_new_tokens)
+        inner = generator.generate
+        generator.generate = lambda prompts: seen.extend(prompts) or inner(prompts)  # type: ignore[method-assign]
+        return generator
+
+    monkeypatch.setattr("eval.cli.load_generator", recording)
+    common = {"limit": 2, "max_new_tokens": 1, "icl": True, "cot": True, "scenarios": ["rod", "mvp-n", "qd"]}
+    one = run(bench, tmp_path / "one", letter_model, batch_size=1, **common)
+    batched = run(bench, tmp_path / "batched", letter_model, batch_size=6, **common)
+    assert one == batched and len(one) == 6
+    questions = {p.messages[-1]["content"][1]["text"].split(" Choose")[0]: len(p.messages) for p in seen}
+    qd = {r.prompt for r in load_scenario(bench, "QuickDraw", id_filter=None).records[:2]}
+    assert all(size == 1 for question, size in questions.items() if question in qd)  # no example for QD
+    assert all(size >= 5 for question, size in questions.items() if question not in qd)

@@ -26,12 +26,12 @@ from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCall
 from trl import GRPOConfig, SFTConfig
 
 from data.prompts import user_message
-from data.synth import generate_benchmark
 from eval.backends import HFGenerator, Prompt
+from eval.rollout import Modes
 from proactive.lora_targets import is_vision_module
 from proactive.recipe_args import RecipeConfigError, parse_recipe_args
+from proactive.recipe_eval import eval_modes
 from proactive.tiny.archs import ARCHS
-from proactive.tiny_models import build_tiny_model
 from proactive.training import train_and_save
 
 REPO = Path(__file__).resolve().parents[1]
@@ -49,25 +49,6 @@ def load_recipe(name: str) -> ModuleType:
 
 SFT = load_recipe("sft")
 GRPO = load_recipe("grpo")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "recipes_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.getbasetemp() / "recipes_models"
-    return lambda arch: build_tiny_model(arch, root / arch)
 
 
 @pytest.fixture(scope="session")
@@ -308,13 +289,14 @@ def test_eval_after_training_scores_unseen_episodes(bench: Path, tiny_models, tm
     out = tmp_path / "evaluated"
     argv = recipe_argv(
         "sft", tiny_models(FAST_ARCH), bench, out, max_steps=1, eval_after_training="true", eval_limit=1,
-        eval_batch_size=4,
+        eval_batch_size=4, eval_resize="true", eval_icl="true",
     )  # fmt: skip
     assert SFT.main(argv) == 0
     metrics = json.loads((out / "eval_results.json").read_text())
     assert {"eval_acc", "eval_psr", "eval_QuickDraw_acc", "eval_ChangeIt_psr"} <= set(metrics)
     summary = json.loads((out / "eval" / "summary.json").read_text())
     assert summary["average"]["n"] == 7  # one episode per scenario
+    assert summary["config"]["icl"] and summary["config"]["resize"]  # the official modes asked for
     episodes = [json.loads(line) for line in (out / "eval" / "episodes.jsonl").read_text().splitlines()]
     config = yaml.safe_load((out / "resolved_config.yaml").read_text())
     assert config["data"]["eval_episodes"] > 0
@@ -390,6 +372,12 @@ def test_flags_override_yaml_and_tiny_yamls_hold_the_vision_settings():
     assert model.use_peft and "language_model" in model.lora_target_modules
     with pytest.raises(RecipeConfigError, match="share QuickDraw"):
         parse_recipe_args(SFTConfig, ["--config", str(TINY / "sft.yaml"), "--held_out_scenarios", "qd"])
+    script, _, _ = parse_recipe_args(
+        SFTConfig, ["--config", str(TINY / "sft.yaml"), "--eval_icl", "true", "--eval_cot", "true"]
+    )
+    assert eval_modes(script) == Modes(icl=True, cot=True)
+    with pytest.raises(RecipeConfigError, match="eval_reduce_icl_steps: .* need icl"):
+        parse_recipe_args(SFTConfig, ["--config", str(TINY / "sft.yaml"), "--eval_reduce_icl_steps", "true"])
 
 
 # --- DeepSpeed --------------------------------------------------------------------------------------

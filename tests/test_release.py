@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from huggingface_hub import ModelCard
 from peft import LoraConfig, PeftModel, get_peft_model
 from PIL import Image
 from safetensors.torch import load_file
@@ -19,10 +20,10 @@ from transformers import AutoModelForImageTextToText, AutoProcessor
 
 from data.environment import make_episode
 from data.records import load_scenario
-from data.synth import generate_benchmark
 from eval.backends import HFGenerator
 from eval.cli import main as eval_main
 from eval.rollout import conversation
+from eval.view.page import read_index
 from proactive.release import (
     MERGED_DIR,
     TrainingRun,
@@ -30,31 +31,13 @@ from proactive.release import (
     read_training_run,
     release,
 )
-from proactive.tiny_models import build_tiny_model
 from proactive.training import LANGUAGE_MODEL_ATTENTION
 
 REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = ["QuickDraw", "coco2014", "Realistic-Occlusion-Dataset", "ImageNet-C", "ChangeIt"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("release_bench")
-    generate_benchmark(path, 2, seed=3, size=56)
-    return path
-
-
-@pytest.fixture(scope="module")
-def base_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("release_models") / "tiny")
-
-
-def resolved_config(bench: Path, base_model: Path) -> dict:
+def resolved_config(bench: Path, tiny_model: Path) -> dict:
     """A GRPO run's resolved_config.yaml, shaped as proactive.training.resolved_config writes it."""
     return {
         "script_args": {
@@ -78,7 +61,7 @@ def resolved_config(bench: Path, base_model: Path) -> dict:
             "seed": 0,
         },
         "model_args": {
-            "model_name_or_path": str(base_model),
+            "model_name_or_path": str(tiny_model),
             "dtype": "float32",
             "lora_r": 8,
             "lora_alpha": 16,
@@ -90,16 +73,16 @@ def resolved_config(bench: Path, base_model: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def adapter(tmp_path_factory: pytest.TempPathFactory, base_model: Path, bench: Path) -> Path:
+def adapter(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path, bench: Path) -> Path:
     """A LoRA adapter made directly with PEFT, random (non-zero) B weights, saved as a recipe saves it."""
     out = tmp_path_factory.mktemp("release_adapter")
     torch.manual_seed(0)
-    model = AutoModelForImageTextToText.from_pretrained(base_model, dtype=torch.float32)
+    model = AutoModelForImageTextToText.from_pretrained(tiny_model, dtype=torch.float32)
     config = LoraConfig(r=8, lora_alpha=16, target_modules=LANGUAGE_MODEL_ATTENTION, init_lora_weights=False)
     peft_model = get_peft_model(model, config)
     peft_model.save_pretrained(out)
-    AutoProcessor.from_pretrained(base_model).save_pretrained(out)
-    (out / "resolved_config.yaml").write_text(yaml.safe_dump(resolved_config(bench, base_model)))
+    AutoProcessor.from_pretrained(tiny_model).save_pretrained(out)
+    (out / "resolved_config.yaml").write_text(yaml.safe_dump(resolved_config(bench, tiny_model)))
     (out / "train_results.json").write_text(json.dumps({"train_loss": 0.25, "train_runtime": 1.5}))
     return out
 
@@ -144,9 +127,19 @@ def test_release_folder_layout(released: Path, adapter: Path) -> None:
             assert image.format == "PNG"
 
 
-def test_model_card_front_matter_and_sections(released: Path, base_model: Path, eval_run: Path) -> None:
+def test_release_holds_the_episodes_page_of_its_eval(released: Path, eval_run: Path) -> None:
+    page = released / "eval" / "oracle" / "episodes" / "index.html"
+    lines = (eval_run / "episodes.jsonl").read_text(encoding="utf-8").splitlines()
+    index = read_index(page)
+    assert len(index["items"]) == len(lines) and index["runs"] == ["oracle"]
+    assert index["counts"]["oracle"] == {"correct": len(lines)}
+    _, body = read_card(released)
+    assert "[`eval/oracle/episodes/index.html`](eval/oracle/episodes/index.html)" in body
+
+
+def test_model_card_front_matter_and_sections(released: Path, tiny_model: Path, eval_run: Path) -> None:
     meta, body = read_card(released)
-    assert meta["base_model"] == str(base_model)
+    assert meta["base_model"] == str(tiny_model)
     assert meta["library_name"] == "peft"
     assert {"proactive", "proactivebench", "grpo", "lora"} <= set(meta["tags"])
     assert meta["datasets"] == []  # a synthetic benchmark has no Hub dataset id
@@ -167,6 +160,20 @@ def test_model_card_front_matter_and_sections(released: Path, base_model: Path, 
     assert psr_row.endswith(f"| {psr:.2f} [{lo:.2f}, {hi:.2f}] |")
     assert acc_row.count("100.0 [") == len(SCENARIOS) + 1
     assert "![acc](eval/oracle/acc.png)" in body
+    # The metadata parses back with huggingface_hub and holds acc and psr of every scenario.
+    card = ModelCard.load(released / "README.md")
+    assert card.data.base_model == str(tiny_model) and card.data.model_name == "me/tiny-proactive"
+    results = {(r.dataset_config, r.metric_type): r for r in card.data.eval_results}
+    assert set(results) == {(s, m) for s in SCENARIOS for m in ("acc", "psr")}
+    for scenario in SCENARIOS:
+        assert results[(scenario, "acc")].metric_value == summary["scenarios"][scenario]["acc"]
+        assert results[(scenario, "psr")].metric_value == summary["scenarios"][scenario]["psr"]
+    qd = results[("QuickDraw", "acc")]
+    assert (qd.dataset_type, qd.dataset_split, qd.task_type) == (
+        "synthetic-proactivebench",
+        "oracle",
+        "image-text-to-text",
+    )
     assert 'snapshot_download("me/tiny-proactive", allow_patterns=["merged/*"])' in body
 
 
@@ -187,10 +194,10 @@ def last_logits(generator: HFGenerator, batch: list) -> torch.Tensor:
 
 
 def test_released_adapter_and_merged_weights_answer_alike(
-    released: Path, base_model: Path, bench: Path
+    released: Path, tiny_model: Path, bench: Path
 ) -> None:
     processor = AutoProcessor.from_pretrained(released)
-    base = AutoModelForImageTextToText.from_pretrained(base_model, dtype=torch.float32)
+    base = AutoModelForImageTextToText.from_pretrained(tiny_model, dtype=torch.float32)
     base_logits = last_logits(HFGenerator(base, processor), prompts(bench))
     unmerged = PeftModel.from_pretrained(base, released)
     assert any("lora_B" in name for name in load_file(released / "adapter_model.safetensors"))

@@ -317,7 +317,12 @@ def test_outcome_rates_and_cases_are_logged_by_the_first_component_only():
             "abstain",
             "unparseable",
             "correct",
-        ]
+        ],
+        # the row each completion answered, for the completions table (proactive view)
+        "scenario": ["QuickDraw"] * 8,
+        "record_id": [r["record_id"]] * 8,
+        "turn": [0] * 8,
+        "informative": [r["informative"]] * 8,
     }
 
 
