@@ -7,8 +7,8 @@ tool returns the next view's image; offered but not accepted now, e.g. the wrong
 episode ends as a failure); anything else ends it as unparseable. The final answer is the reply's text,
 judged against the lettered choices; text that names a request does not intervene. Each reply is thus
 translated into the MCQA answer of the same meaning and played on the MCQA episode (data/environment.py),
-so the step rules, acc and psr are the official ones. One turn takes one request: when a reply calls the
-tool several times, only the first call counts.
+so the step rules, acc and psr are the official ones. In evaluation a reply is one turn (its first call
+counts); in training TRL's tool loop runs every call of a reply, each one turn.
 
 One tool with the request as its argument, not one tool per action: the actions offered change with the
 record and the step (COCO drops used-up directions, ChangeIt hides rewind on the first frame, ImageNet-C
@@ -52,6 +52,11 @@ class ToolReply:
     text: str = ""
 
 
+def requests(state: TurnState) -> tuple[str, ...]:
+    """The requests offered now: the proactive options (every offered option but the abstain ones)."""
+    return tuple(o for o in state.options if not is_abstain(o))
+
+
 def answer_choices(state: TurnState) -> tuple[str, ...]:
     """The lettered choices of the tools prompt: the abstain options offered now, then the categories."""
     return tuple(o for o in state.options if is_abstain(o)) + state.categories
@@ -59,10 +64,10 @@ def answer_choices(state: TurnState) -> tuple[str, ...]:
 
 def requests_sentence(state: TurnState) -> str:
     """The sentence listing the requests offered now (empty when none is)."""
-    requests = state.proactive_options
-    if not requests:
+    offered = requests(state)
+    if not offered:
         return ""
-    listed = ", ".join(f'"{r}"' for r in requests)
+    listed = ", ".join(f'"{r}"' for r in offered)
     return f" If the image does not let you answer, call the tool {TOOL_NAME} with one of these requests: {listed}."
 
 
@@ -100,7 +105,7 @@ def request_answer(request: Any, state: TurnState) -> str:
     """The MCQA answer of a tool call: the offered request it names (full text, case and spaces ignored),
     or "" (unparseable) when it names none."""
     wanted = normalize_text(str(request))
-    return next((r for r in state.proactive_options if normalize_text(r) == wanted), "")
+    return next((r for r in requests(state) if normalize_text(r) == wanted), "")
 
 
 def text_answer(text: str, state: TurnState) -> str:

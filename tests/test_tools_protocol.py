@@ -137,21 +137,21 @@ def test_tool_calls_that_name_no_offered_request_end_the_episode(bench: Path):
         assert played.intervene(request) == [{"type": "text", "text": tools.ENDED}]
         assert played.episode.end_reason == "unparseable"
     state = make_episode(record).state()
-    request = state.proactive_options[0]
+    request = tools.requests(state)[0]
     assert tools.request_answer(request.lower().replace(" ", "  "), state) == request  # case and spaces
 
 
 def test_a_text_answer_naming_a_request_does_not_intervene(bench: Path):
     record = next(r for r in all_records(bench) if r.scenario == "QuickDraw")
     played = tools.ToolEpisode(make_episode(record), bench)
-    played.answer(make_episode(record).state().proactive_options[0])
+    played.answer(tools.requests(make_episode(record).state())[0])
     assert played.episode.end_reason == "unparseable"
 
 
 def test_the_conversation_shows_each_view_after_its_tool_call(bench: Path):
     record = next(r for r in all_records(bench) if r.scenario == "QuickDraw")
     episode = make_episode(record)
-    request = episode.state().proactive_options[0]
+    request = tools.requests(episode.state())[0]
     episode.step(request)
     episode.step(request)
     prompt = tool_conversation(episode, episode.state(), bench)
