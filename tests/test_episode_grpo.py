@@ -36,7 +36,7 @@ from proactive.recipe_args import parse_recipe_args
 from reward.episode import episode_reward, interventions
 
 GRPO, REPO, TINY = test_recipes.GRPO, test_recipes.REPO, test_recipes.TINY
-bench, tiny_models, warm_model = test_recipes.bench, test_recipes.tiny_models, test_recipes.warm_model
+warm_model = test_recipes.warm_model  # bench and tiny_models come from conftest.py
 ROD, QD = "Realistic-Occlusion-Dataset", "QuickDraw"
 LEFT = "Move the occluder to the left."
 CALL_TEXT = '<tool_call>\n{"name": "intervene", "arguments": {"request": "%s"}}\n</tool_call>'

@@ -16,7 +16,6 @@ from data import tools
 from data.prompts import assistant_message, user_message
 from eval.tool_chat import enable_tool_calling
 from proactive.episode_envs import ToolEnvironment
-from proactive.tiny_models import build_tiny_model
 
 SHIPPED_RENDERS_TOOLS = {
     "qwen2_vl": False,
@@ -31,9 +30,8 @@ CALL = '<tool_call>\n{"name": "intervene", "arguments": {"request": "Move the oc
 
 
 @pytest.fixture(scope="module")
-def processors(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.getbasetemp() / "tool_template_twins"
-    return lambda arch: AutoProcessor.from_pretrained(build_tiny_model(arch, root / arch))
+def processors(tiny_models):
+    return lambda arch: AutoProcessor.from_pretrained(tiny_models(arch))
 
 
 def mcqa_conversations(arch: str) -> list[list[dict]]:

@@ -15,19 +15,10 @@ from PIL import Image
 from data import tools
 from data.environment import make_episode
 from data.records import load_benchmark
-from data.synth import generate_benchmark
 from eval.cli import EvalConfig, evaluate
 from eval.results import episode_result
 from eval.rollout import Item, Job, PolicyAgent, run_episodes
 from eval.tool_rollout import ToolPolicyAgent, read_reply, tool_conversation
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "tools_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
 
 
 def script_answer(state, seed: int) -> str:
