@@ -14,13 +14,12 @@ for the answer: ``proactive`` pays 1 / -0.5 for a right / wrong final answer, th
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 from data.environment import Turn
 from data.parsing import Outcome
 from reward.cases import Case, case_of
-from reward.funcs import RewardWarning
+from reward.funcs import warn_unscored
 from reward.weights import RewardWeights
 
 
@@ -43,9 +42,5 @@ def episode_reward(turns: Sequence[Turn], weights: RewardWeights) -> float:
     try:
         return getattr(weights, final_case(turns).value) - weights.intervention_cost * interventions(turns)
     except Exception as err:  # a reward must not stop training; RewardWarning reports the bug
-        warnings.warn(
-            f"reward: could not score an episode ({err!r}); scored as unparseable",
-            RewardWarning,
-            stacklevel=2,
-        )
+        warn_unscored("score an episode", err)
         return weights.unparseable
