@@ -81,6 +81,7 @@ class HFGenerator:
         self.clean_up_spaces = clean_up_spaces
         pad = self.tokenizer.pad_token_id
         self.pad_token_id = pad if pad is not None else self.tokenizer.eos_token_id
+        self.max_batch: int | None = None  # set when a batch ran out of memory: later calls are split to fit
 
     def encode(self, prompts: Sequence[Prompt]) -> dict[str, torch.Tensor]:
         """Template and tokenize a batch (left-padded), with the images of every prompt in order."""
@@ -114,9 +115,14 @@ class HFGenerator:
         """The new token ids of each answer, up to and including its end token. A batch the processor rejects
         (e.g. Qwen's aspect-ratio limit on a thin COCO crop) is retried prompt by prompt; a prompt it still
         rejects gets REJECTED and a warning (the official loops catch ValueError and TypeError there; a
-        zero-size crop raises ZeroDivisionError)."""
+        zero-size crop raises ZeroDivisionError). A batch that runs out of accelerator memory is halved, and
+        later calls are split to the size that fitted."""
         if not prompts:
             return []
+        if self.max_batch is not None and len(prompts) > self.max_batch:
+            step = self.max_batch  # a chunk may lower max_batch again; the chunks stay as cut here
+            chunks = [prompts[i : i + step] for i in range(0, len(prompts), step)]
+            return [ids for chunk in chunks for ids in self.generate_ids(chunk)]
         try:
             inputs = self.encode(prompts)
         except (ValueError, TypeError, ZeroDivisionError) as err:
@@ -127,7 +133,18 @@ class HFGenerator:
                 )
                 return [REJECTED]
             return [ids for prompt in prompts for ids in self.generate_ids([prompt])]
-        return self._generate(inputs)
+        try:
+            return self._generate(inputs)
+        except torch.OutOfMemoryError:
+            if len(prompts) == 1:
+                raise
+        del inputs
+        torch.cuda.empty_cache()
+        self.max_batch = len(prompts) // 2
+        print(
+            f"warning: out of memory at batch {len(prompts)}; continuing at {self.max_batch}", file=sys.stderr
+        )
+        return self.generate_ids(prompts)
 
     @torch.inference_mode()
     def _generate(self, inputs: dict[str, torch.Tensor]) -> list[list[int]]:

@@ -1,15 +1,5 @@
 """Run ProactiveBench episodes with a model (or a baseline policy) and score them.
 
-usage: proactive eval (--model M [--adapter A] | --policy oracle|random|abstain|first-option) --data DIR
-                      [--scenarios S ...] [--hint] [--history] [--reference] [--random-actions] [--limit N]
-                      [--resize] [--icl [--cot] [--reduce-icl-steps]]
-                      [--batch-size 32] [--max-new-tokens N] [--id-filter auto|official|none|PATH]
-                      [--filter-threshold 0.25] [--seed 0] [--mode mcqa|open] [--judge-model J]
-                      [--judge-max-new-tokens N] [--oeg-sample ours-all|official]
-                      [--oeg-decoding official|ours-greedy]
-                      [--max-live N] [--backend hf|vllm] [--dtype D] [--device D] [--threads N]
-                      [--protocol mcqa|tools] --out RUN_DIR
-
 Writes RUN_DIR/episodes.jsonl (one line per finished episode, resumable), summary.json, summary.md
 and one PNG per metric. Re-running into the same RUN_DIR skips the episodes it already holds.
 ``--protocol tools`` offers the interventions as calls of an ``intervene`` tool (data/tools.py) instead
@@ -34,7 +24,8 @@ from data.icl import ICL_SCENARIOS, ExampleTurn
 from data.policies import POLICIES
 from data.records import BenchmarkFormatError, Record, load_scenario, resolve_id_filter
 from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
-from eval.backends import Generator, VLLMGenerator, load_hf_generator, load_text_generator
+from eval.backends import Generator, HFGenerator, VLLMGenerator, load_hf_generator, load_text_generator
+from eval.batching import AUTO, DEFAULT_BATCH, MAX_AUTO_BATCH, choose_batch_size, free_memory
 from eval.metrics import summarize
 from eval.open_ended import official_sample, run_open_episodes
 from eval.report import write_run_report
@@ -46,6 +37,7 @@ from eval.rollout import (
     Modes,
     PolicyAgent,
     RecordKey,
+    conversation,
     episode_rng,
     in_context_examples,
     run_episodes,
@@ -96,7 +88,7 @@ class EvalConfig:
     dtype: str | None = None
     device: str | None = None
     threads: int | None = None  # CPU threads for torch (default: torch's choice)
-    batch_size: int = 32
+    batch_size: int | str = DEFAULT_BATCH  # or "auto": chosen from the free memory (eval/batching.py)
     max_live: int | None = None
     progress: bool = True
 
@@ -121,6 +113,12 @@ class EvalConfig:
             raise ValueError(
                 "--protocol tools plays multiple-choice episodes on the hf backend and always keeps the "
                 "conversation: --mode open, --history, --icl and --backend vllm do not apply"
+            )
+        if self.batch_size != AUTO and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ValueError(f"--batch-size must be a positive integer or {AUTO}, got {self.batch_size!r}")
+        if self.batch_size == AUTO and (self.mode == OPEN or self.history):
+            raise ValueError(
+                "--batch-size auto sizes single-turn MCQA prompts; give a number with --mode open or --history"
             )
         if self.limit is not None and self.limit < 1:
             raise ValueError(f"--limit must be positive, got {self.limit}")
@@ -265,7 +263,8 @@ def evaluate(
                         [job.episode.record for job in pending], pool, config.modes, config.seed
                     )
                     agent = agent or _agent(config, examples)
-                    run_episodes(pending, agent, config.batch_size, config.max_live, record)
+                    batch_size = resolve_batch_size(config.batch_size, agent, pending)
+                    run_episodes(pending, agent, batch_size, config.max_live, record)
         results: list[EpisodeResult] = [store.results[_key(job)] for job in jobs]
     summary = summarize(results, seed=config.seed)
     summary["config"] = asdict(config)
@@ -274,6 +273,29 @@ def evaluate(
     )
     write_run_report(summary, config.out, title)
     return summary
+
+
+def resolve_batch_size(
+    batch_size: int | str, agent: Agent, pending: list[Job], free_bytes: int | None = None
+) -> int:
+    """``batch_size``, or for ``auto`` the largest batch that fits the free memory (``free_bytes``, measured on
+    the model's device when None) with the longest first-turn prompt of one pending episode per scenario."""
+    if batch_size != AUTO:
+        return int(batch_size)
+    generator = getattr(agent, "generator", None)
+    if not isinstance(generator, HFGenerator):  # policies hold no memory; vLLM schedules its own batches
+        return MAX_AUTO_BATCH
+    first = {job.episode.record.scenario: job.episode for job in reversed(pending)}
+    prompts = [
+        conversation(
+            e, e.state(), agent.data_dir, False, agent.examples.get((e.record.scenario, e.record.id), ())
+        )
+        for e in first.values()
+    ]
+    free = free_memory(generator.model.device) if free_bytes is None else free_bytes
+    chosen, why = choose_batch_size(generator, prompts, free)
+    print(f"proactive eval: --batch-size auto: {chosen} ({why})", file=sys.stderr)
+    return chosen
 
 
 def _recorder(store: RunStore, bar: tqdm) -> Callable[[EpisodeResult], None]:
@@ -301,9 +323,8 @@ def _agent(config: EvalConfig, examples: Mapping[RecordKey, Sequence[ExampleTurn
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="proactive eval", description=__doc__.split("\n\n")[0].split("\n")[0]
-    )
+    title, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(prog="proactive eval", description=title, epilog=details)
     who = parser.add_mutually_exclusive_group(required=True)
     who.add_argument(
         "--model", help="model folder or hub id (image-text-to-text, processor with a chat template)"
@@ -351,7 +372,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --icl: the example keeps its first and last turns only (official)",
     )
     parser.add_argument("--limit", type=int, help="first N records of each scenario")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=DEFAULT_BATCH,
+        help=f"turns per generate call (default {DEFAULT_BATCH}), or {AUTO}: the largest batch whose sequences fit in "
+        "60%% of the memory free once the model is loaded (GPU; RAM on CPU), at most "
+        f"{MAX_AUTO_BATCH}, estimated from the model's shape and the longest first prompt (eval/batching.py); "
+        "a batch that still runs out of memory is halved. MCQA without --history only",
+    )
     parser.add_argument("--max-live", type=int, help="episodes in flight at once (default: the batch size)")
     parser.add_argument(
         "--max-new-tokens",
@@ -395,6 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, help="CPU threads for torch (e.g. 1 on a shared machine)")
     parser.add_argument("--no-progress", dest="progress", action="store_false")
     return parser
+
+
+def _batch_size(text: str) -> int | str:
+    return AUTO if text == AUTO else int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,8 +1,5 @@
 """Put several evaluation runs side by side (e.g. base vs SFT vs GRPO), with the paper's numbers.
 
-usage: proactive report RUN_DIR [RUN_DIR ...] --out DIR [--labels L ...] [--metrics acc psr ...] [--no-paper]
-                        [--no-episodes]
-
 Writes DIR/comparison.md (one table per metric, the paper's Table 1 / Table 3 rows beside runs of a
 model the paper evaluated), DIR/comparison.json, grouped bar plots DIR/comparison_<metric>.png, the
 cross-scenario matrix heatmaps DIR/matrix_<metric>.png (+ matrix.md, matrix.json) and, linked from
@@ -87,9 +84,8 @@ def write_report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="proactive report", description="Put several evaluation runs side by side."
-    )
+    title, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(prog="proactive report", description=title, epilog=details)
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
     parser.add_argument("--out", required=True)
     parser.add_argument("--labels", nargs="+", help="one label per run (default: the folder names)")

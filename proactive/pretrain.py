@@ -153,7 +153,7 @@ def train_full_weights(
         max_length=None,
         packing=False,
         padding_free=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         logging_steps=max(1, args.steps // 10),
         save_strategy="no",
         report_to="none",

@@ -1,7 +1,5 @@
 """Run the main job end to end: synthetic data -> pretrained tiny base -> SFT warm start -> GRPO -> eval -> report.
 
-usage: proactive quickstart [--out outputs/quickstart] [--fast] [--threads N]
-
 Stages (each prints its timing; each output folder is a cached stage, data/stage.py, stamped with its
 inputs -- ``synthetic.json``, ``tiny_model.json`` or ``quickstart_stage.json`` -- so a rerun redoes only what
 changed; the pretrained base in particular is reused):
@@ -11,8 +9,9 @@ changed; the pretrained base in particular is reused):
 3. the recipe: a LoRA SFT warm start (``recipes/sft.py --config recipes/quickstart/sft.yaml``), merged into
    a copy of the base, then LoRA GRPO from that merged model (``recipes/grpo.py --config
    recipes/quickstart/grpo.yaml``) with the ``proactive`` reward and, as a control, the paper's
-   ``paper_rp1.0`` -- the two GRPO runs in parallel, one torch thread each; every recipe runs through
-   ``accelerate launch`` (accelerate_configs/cpu.yaml);
+   ``paper_rp1.0`` as published (``GRPO_RUNS`` below: each run's flags, printed with its command) -- the
+   two GRPO runs in parallel, one torch thread each; every recipe runs through ``accelerate launch``
+   (accelerate_configs/cpu.yaml);
 4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and both GRPO
    adapters, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
 5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks), per scenario
@@ -24,10 +23,10 @@ changed; the pretrained base in particular is reused):
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -40,17 +39,36 @@ from typing import Any
 import yaml
 
 from data.stage import Stage
+from proactive.cli import command_parser
+from proactive.configs import accelerate_config, recipe_config
+from proactive.launch import recipe_launch, runnable
 from proactive.merge import merge_adapter
 from proactive.pretrain import PretrainArgs
+from proactive.quickstart_report import CONTROL, TRAINED, Roles
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RECIPE_DIR = REPO_ROOT / "recipes"
-CONFIG_DIR = RECIPE_DIR / "quickstart"
-ACCELERATE_CONFIG = REPO_ROOT / "accelerate_configs" / "cpu.yaml"
+CONFIGS = "quickstart"  # recipes/quickstart/<method>.yaml
+ACCELERATE_CONFIG = "cpu"  # accelerate_configs/cpu.yaml
 STAMP = "quickstart_stage.json"
 DATA_SEEDS = {"pretrain": 1000, "train": 0, "eval": 1}
 TRAIN_GROUP, HELD_OUT_GROUP = "train-scenarios", "held-out-scenarios"
-REWARD, CONTROL_REWARD = "proactive", "paper_rp1.0"
+
+
+@dataclass(frozen=True)
+class GRPORun:
+    """One GRPO run from the SFT start: its label (adapter folder, report row), its role in the report, and the
+    recipe flags it adds to recipes/quickstart/grpo.yaml (printed with its command)."""
+
+    label: str
+    role: str
+    flags: tuple[str, ...]
+
+
+GRPO_RUNS = (
+    # The recipe as configured: the `proactive` reward, abstaining scored like a wrong guess.
+    GRPORun("grpo-proactive", TRAINED, ("--reward_preset", "proactive")),
+    # The control: the paper's rp=1.0 reward as published, so without the config's reward_kwargs.
+    GRPORun("grpo-paper_rp1.0", CONTROL, ("--reward_preset", "paper_rp1.0", "--reward_kwargs", "{}")),
+)
 
 
 @dataclass(frozen=True)
@@ -67,7 +85,7 @@ class Plan:
     pretrain: PretrainArgs = field(default_factory=PretrainArgs)
     sft_steps: int = 60  # 0: GRPO starts from the base itself
     grpo_steps: int = 300
-    rewards: tuple[str, ...] = (REWARD, CONTROL_REWARD)
+    grpo_runs: tuple[GRPORun, ...] = GRPO_RUNS
     sft_flags: tuple[str, ...] = ()  # extra recipe flags, e.g. smaller batches
     grpo_flags: tuple[str, ...] = ()
     eval_batch_size: int = 32
@@ -99,9 +117,14 @@ FAST_PLAN = Plan(
 )
 
 
+def config_path(method: str) -> Path:
+    """The quickstart's config of ``method`` (recipes/quickstart/<method>.yaml, as shipped)."""
+    return recipe_config(f"{CONFIGS}/{method}")
+
+
 def recipe_scenarios() -> tuple[list[str], list[str]]:
     """(train scenarios, held-out scenarios) as the quickstart GRPO config names them."""
-    config = yaml.safe_load((CONFIG_DIR / "grpo.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load(config_path("grpo").read_text(encoding="utf-8"))
     return list(config["train_scenarios"]), list(config["held_out_scenarios"])
 
 
@@ -176,24 +199,17 @@ def make_base(out: Path, plan: Plan, pretrain_data: Path) -> Path:
     return folder
 
 
-def launch_recipe(recipe: str, flags: Sequence[str]) -> None:
-    """``accelerate launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py --config ...``."""
-    command = recipe_command(recipe, flags)
-    print(shown_command(command), flush=True)
-    subprocess.run(command, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
 def recipe_command(recipe: str, flags: Sequence[str]) -> list[str]:
-    """``python -m accelerate.commands.launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py ...``."""
-    return [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCELERATE_CONFIG),
-        str(RECIPE_DIR / f"{recipe}.py"), "--config", str(CONFIG_DIR / f"{recipe}.yaml"), *flags,
-    ]  # fmt: skip
+    """``accelerate launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py --config
+    recipes/quickstart/<recipe>.yaml FLAGS``, as a user would type it."""
+    return recipe_launch(recipe, accelerate_config(ACCELERATE_CONFIG), config_path(recipe), flags)
 
 
-def shown_command(command: Sequence[str]) -> str:
-    """The command as a user would type it: ``accelerate launch --config_file ...``."""
-    return "$ accelerate launch " + " ".join(command[3:])
+def launch_recipe(recipe: str, flags: Sequence[str]) -> None:
+    """Run one recipe here, printing its command first."""
+    command = recipe_command(recipe, flags)
+    print(f"$ {shlex.join(command)}", flush=True)
+    subprocess.run(runnable(command), check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 def launch_parallel(recipe: str, runs: Sequence[tuple[Sequence[str], Path]]) -> None:
@@ -203,10 +219,11 @@ def launch_parallel(recipe: str, runs: Sequence[tuple[Sequence[str], Path]]) -> 
     processes = []
     for index, (flags, log) in enumerate(runs):
         command = recipe_command(recipe, flags)
-        shown = shown_command(command)
+        shown = f"$ {shlex.join(command)}"
         print(shown if index == 0 else f"{shown}\n  (in parallel; its log: {log})", flush=True)
         handle = None if index == 0 else open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
-        processes.append((subprocess.Popen(command, env=env, stdout=handle, stderr=handle), handle, log))
+        process = subprocess.Popen(runnable(command), env=env, stdout=handle, stderr=handle)
+        processes.append((process, handle, log))
     failed = None
     for process, handle, log in processes:
         code = process.wait()
@@ -225,7 +242,7 @@ def train_sft(out: Path, plan: Plan, base: Path, train_data: Path, base_key: Any
         "--model_name_or_path", str(base), "--benchmark_dir", str(train_data), "--output_dir", str(adapter),
         "--max_steps", str(plan.sft_steps), *plan.sft_flags,
     ]  # fmt: skip
-    key = {"base": base_key, "flags": flags, "config": (CONFIG_DIR / "sft.yaml").read_text(encoding="utf-8")}
+    key = {"base": base_key, "flags": flags, "config": config_path("sft").read_text(encoding="utf-8")}
     training, merging = quickstart_stage(adapter, key), quickstart_stage(merged, key)
     retrained = not training.done()
     if retrained:
@@ -242,29 +259,27 @@ def train_sft(out: Path, plan: Plan, base: Path, train_data: Path, base_key: Any
     return adapter, merged
 
 
-def grpo_flags(plan: Plan, start: Path, train_data: Path, adapter: Path, reward: str) -> list[str]:
-    """The GRPO recipe's flags; a preset other than the default drops the config's reward_kwargs (the
-    paper's control reward stays as published)."""
-    flags = [
+def grpo_flags(plan: Plan, start: Path, train_data: Path, adapter: Path, run: GRPORun) -> list[str]:
+    """The GRPO recipe's flags for ``run``: paths, steps, the plan's batch flags, then the run's own."""
+    return [
         "--model_name_or_path", str(start), "--benchmark_dir", str(train_data), "--output_dir", str(adapter),
-        "--reward_preset", reward, "--max_steps", str(plan.grpo_steps), *plan.grpo_flags,
+        "--max_steps", str(plan.grpo_steps), *plan.grpo_flags, *run.flags,
     ]  # fmt: skip
-    return flags if reward == REWARD else [*flags, "--reward_kwargs", "{}"]
 
 
 def train_grpo_runs(
     out: Path, plan: Plan, start: Path, train_data: Path, start_key: Any
 ) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """One GRPO adapter per reward preset, trained from ``start`` (the runs not yet done run in parallel);
-    returns, per preset, the adapter and its stage key."""
-    config = (CONFIG_DIR / "grpo.yaml").read_text(encoding="utf-8")
+    """One GRPO adapter per run of the plan, trained from ``start`` (the runs not yet done run in parallel);
+    returns, per run label, the adapter and its stage key."""
+    config = config_path("grpo").read_text(encoding="utf-8")
     results: dict[str, tuple[Path, dict[str, Any]]] = {}
     pending = []
-    for reward in plan.rewards:
-        adapter = out / f"grpo-{reward}"
-        flags = grpo_flags(plan, start, train_data, adapter, reward)
+    for run in plan.grpo_runs:
+        adapter = out / run.label
+        flags = grpo_flags(plan, start, train_data, adapter, run)
         stage = quickstart_stage(adapter, {"start": start_key, "flags": flags, "config": config})
-        results[reward] = (adapter, stage.key)
+        results[run.label] = (adapter, stage.key)
         if stage.done():
             print(f"{adapter}: reused")
         else:
@@ -287,7 +302,7 @@ class EvalTarget:
     key: Any
 
 
-def evaluate(
+def evaluate_target(
     out: Path, target: EvalTarget, eval_data: Path, scenarios: list[str], group: str, plan: Plan
 ) -> Path:
     """``proactive eval`` of ``target`` on ``scenarios`` of the eval benchmark (+ reference images)."""
@@ -311,7 +326,11 @@ def evaluate(
 
 
 def write_reports(
-    out: Path, runs: dict[str, dict[str, Path]], scenarios: dict[str, list[str]], context: dict[str, Any]
+    out: Path,
+    runs: dict[str, dict[str, Path]],
+    roles: Roles,
+    scenarios: dict[str, list[str]],
+    context: dict[str, Any],
 ) -> Path:
     """``proactive report`` per scenario group, then the evidence report; returns its path."""
     from eval.report_cli import write_report
@@ -323,7 +342,7 @@ def write_reports(
         labels = list(runs)
         write_report([str(runs[label][group]) for label in labels], report_dir / group, labels, paper=False)
     pages = write_views(out, report_dir, runs, scenarios)
-    return write_evidence_report(report_dir, runs, scenarios, {**context, "pages": pages})
+    return write_evidence_report(report_dir, runs, roles, scenarios, {**context, "pages": pages})
 
 
 def write_views(
@@ -355,8 +374,8 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     train_scenarios, held_out = recipe_scenarios()
     groups = {TRAIN_GROUP: train_scenarios, HELD_OUT_GROUP: held_out}
-    models = 1 + (plan.sft_steps > 0) + len(plan.rewards)
-    progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.rewards) > 0))
+    models = 1 + (plan.sft_steps > 0) + len(plan.grpo_runs)
+    progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.grpo_runs) > 0))
     data = progress.run("synthetic benchmarks", lambda: make_data(out, plan))
     base = progress.run("pretrained tiny base", lambda: make_base(out, plan, data["pretrain"]))
     base_key = json.loads((base / "tiny_model.json").read_text())["build"]
@@ -372,19 +391,23 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN) -> Path:
         start_key = json.loads((merged / STAMP).read_text())
         start = merged
         targets.append(EvalTarget("sft", ("--model", str(base), "--adapter", str(adapter)), start_key))
-    if plan.rewards:
+    if plan.grpo_runs:
         grpo = progress.run(
-            f"GRPO (LoRA; rewards {', '.join(plan.rewards)}, in parallel)",
+            f"GRPO (LoRA; {', '.join(run.label for run in plan.grpo_runs)}, in parallel)",
             lambda: train_grpo_runs(out, plan, start, data["train"], start_key),
         )
-        for reward, (adapter, key) in grpo.items():
-            targets.append(
-                EvalTarget(f"grpo-{reward}", ("--model", str(start), "--adapter", str(adapter)), key)
-            )
+        for label, (adapter, key) in grpo.items():
+            targets.append(EvalTarget(label, ("--model", str(start), "--adapter", str(adapter)), key))
+    roles = Roles(
+        oracle="oracle",
+        base="base",
+        trained=next((r.label for r in plan.grpo_runs if r.role == TRAINED), None),
+        control=next((r.label for r in plan.grpo_runs if r.role == CONTROL), None),
+    )
 
     def evaluate_all() -> dict[str, dict[str, Path]]:
         return {
-            t.label: {g: evaluate(out, t, data["eval"], s, g, plan) for g, s in groups.items()}
+            t.label: {g: evaluate_target(out, t, data["eval"], s, g, plan) for g, s in groups.items()}
             for t in targets
         }
 
@@ -395,7 +418,7 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN) -> Path:
         "base": json.loads((base / "tiny_model.json").read_text()),
         "data": {name: str(path) for name, path in data.items()},
     }
-    report = progress.run("report", lambda: write_reports(out, runs, groups, context))
+    report = progress.run("report", lambda: write_reports(out, runs, roles, groups, context))
     total = progress.elapsed()
     (out / "timings.json").write_text(
         json.dumps({**progress.timings, "total": round(total, 1)}, indent=2) + "\n", encoding="utf-8"
@@ -405,8 +428,7 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    title, _, details = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(prog="proactive quickstart", description=title, epilog=details)
+    parser = command_parser("proactive quickstart", __doc__)
     parser.add_argument(
         "--out", default="outputs/quickstart", help="folder for every output (default %(default)s)"
     )

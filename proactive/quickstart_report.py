@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,18 @@ PSR_TOLERANCE = 0.25  # "close to the oracle's": within 25% of the oracle's psr
 REFERENCE_DROP_TOLERANCE = 5.0  # points of reference-image acc the adapter may lose
 GUESS_OUTCOMES = (Outcome.CORRECT.value, Outcome.WRONG_CATEGORY.value)
 INTERVENTION = Outcome.INTERVENTION.value
-CONTROL = "grpo-paper_rp1.0"
+TRAINED, CONTROL = "trained", "control"
+
+
+@dataclass(frozen=True)
+class Roles:
+    """Which run (a label of the report's runs) plays which part: the ceiling, the starting point, the recipe's
+    adapter whose targets are checked, and the control it is compared with (None: no such run)."""
+
+    oracle: str = "oracle"
+    base: str = "base"
+    trained: str | None = None
+    control: str | None = None
 
 
 def metric_table(
@@ -91,16 +103,17 @@ def verdict(ok: bool) -> str:
 
 
 def target_checks(
-    train: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], trained: str
+    train: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], roles: Roles
 ) -> list[str]:
-    """The issue's targets for ``trained`` against the base and the oracle, each with its numbers."""
-    base, model, oracle = train["base"]["average"], train[trained]["average"], train["oracle"]["average"]
+    """The issue's targets for the trained run against the base and the oracle, each with its numbers."""
+    trained = roles.trained
+    base, model, oracle = (train[label]["average"] for label in (roles.base, trained, roles.oracle))
     gain = model["acc"] - base["acc"]
     apart = model["acc_ci"][0] > base["acc_ci"][1]
     psr_gap = abs(model["psr"] - oracle["psr"])
     ref_drop = base.get("reference_acc", 0.0) - model.get("reference_acc", 0.0)
     base_wrong, model_wrong = (
-        behaviour["base"]["wrong_guess_uninformative"],
+        behaviour[roles.base]["wrong_guess_uninformative"],
         behaviour[trained]["wrong_guess_uninformative"],
     )
     wrong_fell = model_wrong[1][1] < base_wrong[1][0]
@@ -119,11 +132,11 @@ def target_checks(
 
 
 def control_lines(
-    summaries: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], trained: str
+    summaries: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], roles: Roles
 ) -> list[str]:
-    """psr, step-limit endings and asks on informative views: the proactive reward against the rp=1.0 control."""
+    """psr, step-limit endings and asks on informative views: the trained run against the control."""
     body = []
-    for label in ("oracle", "base", trained, CONTROL):
+    for label in (roles.oracle, roles.base, roles.trained, roles.control):
         if label not in summaries:
             continue
         average = summaries[label]["average"]
@@ -148,10 +161,12 @@ def control_lines(
 def write_evidence_report(
     report_dir: Path,
     runs: Mapping[str, Mapping[str, Path]],
+    roles: Roles,
     scenarios: Mapping[str, Sequence[str]],
     context: Mapping[str, Any],
 ) -> Path:
-    """Write ``report_dir/report.md`` (and ``evidence.json``); returns the report's path."""
+    """Write ``report_dir/report.md`` (and ``evidence.json``) over ``runs`` (label -> scenario group -> run
+    folder), whose parts ``roles`` names; returns the report's path."""
     groups = list(scenarios)
     summaries = {g: {label: read_summary(dirs[g]) for label, dirs in runs.items()} for g in groups}
     behaviour: dict[str, dict[str, dict[str, Any]]] = {g: {} for g in groups}
@@ -166,20 +181,19 @@ def write_evidence_report(
             }
             outcomes[g][label] = first_turn_outcomes(episodes)
     train_group = groups[0]
-    trained = [label for label in runs if label.startswith("grpo-")]
     lines = ["# Quickstart report: the proactive recipe on the tiny base", ""]
-    lines += _setup_lines(scenarios, context)
+    lines += _setup_lines(scenarios, roles, context)
     lines += ["", *pages_lines(report_dir, context.get("pages", {}))]
-    if trained:
-        lines += ["", f"## Targets ({trained[0]} on fresh episodes of the training scenarios)", ""]
+    if roles.trained:
+        lines += ["", f"## Targets ({roles.trained} on fresh episodes of the training scenarios)", ""]
         lines += target_checks(
             summaries[train_group],
             {k: _plain_rates(v) for k, v in behaviour[train_group].items()},
-            trained[0],
+            roles,
         )
-    if CONTROL in runs and trained:
-        lines += ["", "## Control: the paper's rp=1.0 reward (does it over-ask?)", ""]
-        lines += control_lines(summaries[train_group], behaviour[train_group], trained[0])
+    if roles.trained and roles.control:
+        lines += ["", f"## Control: {roles.control} (does it over-ask?)", ""]
+        lines += control_lines(summaries[train_group], behaviour[train_group], roles)
     for g in groups:
         names = list(scenarios[g])
         lines += ["", f"## {g}: {', '.join(short(n) for n in names)}", ""]
@@ -275,7 +289,9 @@ def _plain_rates(rates: Mapping[str, tuple[float, list[float], str]]) -> dict[st
     return {name: [round(value[0], 4), [round(x, 4) for x in value[1]]] for name, value in rates.items()}
 
 
-def _setup_lines(scenarios: Mapping[str, Sequence[str]], context: Mapping[str, Any]) -> list[str]:
+def _setup_lines(
+    scenarios: Mapping[str, Sequence[str]], roles: Roles, context: Mapping[str, Any]
+) -> list[str]:
     plan = context.get("plan", {})
     base = context.get("base", {})
     metrics = base.get("pretrain_metrics", {})
@@ -297,6 +313,7 @@ def _setup_lines(scenarios: Mapping[str, Sequence[str]], context: Mapping[str, A
         "",
         f"- training scenarios: {', '.join(scenarios[groups[0]])}",
         f"- held-out scenarios: {', '.join(scenarios[groups[1]]) if len(groups) > 1 else 'none'}",
+        f"- roles: oracle `{roles.oracle}`, base `{roles.base}`, trained `{roles.trained}`, control `{roles.control}`",
         f"- base: {base.get('num_parameters', '?'):,} parameters; pretraining rows {metrics.get('row_kinds', {})}, "
         f"final loss {metrics.get('final_loss')}"
         if base

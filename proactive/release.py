@@ -1,8 +1,5 @@
 """Package a trained LoRA adapter as a model repository: adapter, processor, model card, config, eval results.
 
-usage: proactive release ADAPTER_DIR --out DIR [--merge] [--eval RUN_DIR ...] [--push REPO_ID] [--private]
-                         [--base-model M] [--license L] [--force]
-
 ADAPTER_DIR is a recipe's output_dir (adapter_config.json, adapter_model.safetensors, the processor,
 resolved_config.yaml, train_results.json). DIR is laid out as a Hugging Face model repository:
 
@@ -44,6 +41,7 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from data.markdown import markdown_table
 from data.records import is_synthetic
 from eval.store import EPISODES_FILE, SUMMARY_FILE, read_summary
+from proactive.cli import command_parser
 from proactive.merge import merge_adapter
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
@@ -76,7 +74,7 @@ TRAINING_KEYS = (
     "epsilon",
     "scale_rewards",
     "bf16",
-    "gradient_checkpointing",
+    "activation_checkpointing",
     "seed",
 )
 MODEL_KEYS = (
@@ -540,13 +538,7 @@ def push(folder: Path, repo_id: str, private: bool = False) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    title, _, details = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(
-        prog="proactive release",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("proactive release", __doc__)
     parser.add_argument("adapter_dir", help="a recipe's output_dir holding a LoRA adapter")
     parser.add_argument("--out", required=True, help="release folder to write")
     parser.add_argument(

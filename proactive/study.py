@@ -1,9 +1,6 @@
 """Run a cross-scenario generalization study: train one adapter per cell, evaluate it on every scenario, and
 aggregate the generalization matrix.
 
-usage: proactive study --config STUDY.yaml [--out DIR] [--only CELL_OR_SPLIT ...] [--dry-run]
-                       [--emit-jobs DIR]
-
 A cell is one (training split, method, reward preset, seed). For each cell the study runs
   accelerate launch --config_file ACC recipes/<method>.py --config BASE.yaml --train_scenarios ...
       --held_out_scenarios ... [--reward_preset P] --seed S --output_dir OUT/cells/<cell>/adapter [overrides]
@@ -19,10 +16,11 @@ a failed cell is reported with its log and the other cells go on (exit status 1 
 folder made with other commands (OUT/cells/<cell>/cell.json) is refused: delete it to run the cell again.
 
 Scale out: --dry-run prints the commands that would run (one per line; finished cells as comments);
---emit-jobs DIR writes DIR/<cell>.sh per cell (and setup.sh when the study generates its eval data) and
-DIR/cells.txt listing them. Run each script anywhere, or each as its own Slurm job:
+--emit-jobs DIR writes DIR/<cell>.sh per cell (and setup.sh when the study generates its eval data),
+DIR/cells.txt listing them and the Slurm template DIR/cell.sbatch. Run each script anywhere, or each as its
+own Slurm job:
   bash DIR/setup.sh                                   # once, if present
-  sbatch --array=0-$(($(wc -l < DIR/cells.txt) - 1)) recipes/studies/slurm/cell.sbatch DIR
+  sbatch --array=0-$(($(wc -l < DIR/cells.txt) - 1)) DIR/cell.sbatch DIR
 then `proactive study --config STUDY.yaml` on the login node skips the finished cells and writes the report.
 """
 
@@ -32,6 +30,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -41,6 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from data.stage import pin_inputs
+from proactive.cli import command_parser
+from proactive.configs import slurm_template
+from proactive.launch import runnable
 from proactive.study_config import EVAL_LOG, TRAIN_LOG, Cell, Study, StudyConfigError, load_study
 from proactive.study_report import read_cell_result, write_study_report
 
@@ -76,15 +78,6 @@ def _commands(cell_record: dict[str, Any]) -> dict[str, Any]:
     return {"commands": cell_record.get("commands")}
 
 
-def executable(command: Sequence[str]) -> list[str]:
-    """The printed command as this interpreter runs it (``accelerate`` and ``proactive`` as modules)."""
-    if command[:2] == ["accelerate", "launch"]:
-        return [sys.executable, "-m", "accelerate.commands.launch", *command[2:]]
-    if command[0] == "proactive":
-        return [sys.executable, "-m", "proactive.cli", *command[1:]]
-    return list(command)
-
-
 class StudyRunner:
     """Runs the cells' commands as subprocesses, logging each to a file and to ``study_log.jsonl``."""
 
@@ -107,7 +100,7 @@ class StudyRunner:
             handle.write(f"$ {shlex.join(command)}\n")
             handle.flush()
             rc = subprocess.run(
-                executable(command), stdout=handle, stderr=subprocess.STDOUT, env=self.env
+                runnable(command), stdout=handle, stderr=subprocess.STDOUT, env=self.env
             ).returncode
         seconds = round(time.perf_counter() - began, 1)
         self.log_event(cell=cell, stage=stage, event="end", time=time.time(), rc=rc, seconds=seconds)
@@ -206,7 +199,7 @@ def cell_script(study: Study, cell: Cell) -> str:
         [
             "#!/usr/bin/env bash",
             f"# Study {study.name}, cell {cell.name}: train, then evaluate on {len(study.eval_scenarios)} scenarios.",
-            "# usage: bash THIS_SCRIPT  (one machine), or through recipes/studies/slurm/cell.sbatch (multi-node)",
+            "# usage: bash THIS_SCRIPT  (one machine), or through cell.sbatch beside it (multi-node)",
             "set -euo pipefail",
             f"cd {shlex.quote(str(Path.cwd()))}",
             *exports,
@@ -222,7 +215,8 @@ def cell_script(study: Study, cell: Cell) -> str:
 
 
 def emit_jobs(study: Study, only: Sequence[str] | None, folder: Path) -> list[Path]:
-    """One script per cell in ``folder`` (+ setup.sh), and ``cells.txt`` naming them for a job array."""
+    """One script per cell in ``folder`` (+ setup.sh), ``cells.txt`` naming them for a job array, and the
+    Slurm template that runs that array (``cell.sbatch``)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     setup = study.setup_commands()
@@ -239,18 +233,15 @@ def emit_jobs(study: Study, only: Sequence[str] | None, folder: Path) -> list[Pa
         path.chmod(0o755)
         written.append(path)
     (folder / "cells.txt").write_text("".join(f"{cell.name}.sh\n" for cell in cells), encoding="utf-8")
+    shutil.copyfile(slurm_template(), folder / "cell.sbatch")
     return written
 
 
 def build_parser() -> argparse.ArgumentParser:
-    title, _, details = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(
-        prog="proactive study",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = command_parser("proactive study", __doc__)
+    parser.add_argument(
+        "--config", required=True, help="study YAML: a path or a shipped name (proactive configs)"
     )
-    parser.add_argument("--config", required=True, help="study YAML (recipes/studies/*.yaml)")
     parser.add_argument("--out", help="study folder (default: the file's `out`)")
     parser.add_argument("--only", nargs="+", metavar="CELL", help="run only these cells (or splits)")
     group = parser.add_mutually_exclusive_group()
@@ -268,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.emit_jobs:
             written = emit_jobs(study, args.only, args.emit_jobs)
-            print(f"{args.emit_jobs}: {len(written)} scripts and cells.txt")
+            print(f"{args.emit_jobs}: {len(written)} scripts, cells.txt and cell.sbatch")
             return 0
         began = time.perf_counter()
         statuses = run_study(study, args.only)

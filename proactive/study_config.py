@@ -1,8 +1,8 @@
 """A study's YAML file, its cells (split x method x reward preset x seed) and the commands each cell runs.
 
-Paths in the file (recipes, accelerate config, data, out) are relative to the working directory, as for
-``accelerate launch recipes/grpo.py --config ...``; every recipe config and ready-made study assumes the
-repository root.
+Paths in the file (data, out) are relative to the working directory. ``recipes`` and ``accelerate_config``
+take a path or the name of a config the package ships (proactive/configs.py), so the ready-made studies run
+from a clone's root and from a wheel install alike.
 """
 
 from __future__ import annotations
@@ -18,9 +18,11 @@ import yaml
 
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
 from eval.store import SUMMARY_FILE
+from proactive.configs import accelerate_config as find_accelerate_config
+from proactive.configs import recipe_config, study_config
+from proactive.launch import recipe_launch
 
 METHODS = ("sft", "grpo")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 TRAIN_LOG, EVAL_LOG = "train.log", "eval.log"
 
 # Flags a study sets per cell; overriding them in train_overrides would break the study's bookkeeping.
@@ -116,12 +118,7 @@ class Study:
 
     def train_command(self, cell: Cell) -> list[str]:
         """``accelerate launch ... recipes/<method>.py --config BASE`` with the cell's flags."""
-        command = ["accelerate", "launch", "--config_file", self.accelerate_config]
-        command += [
-            display(REPO_ROOT / "recipes" / f"{cell.method}.py"),
-            "--config",
-            self.recipes[cell.method],
-        ]
+        command = recipe_launch(cell.method, self.accelerate_config, self.recipes[cell.method])
         command += ["--train_scenarios", *cell.train_scenarios, "--held_out_scenarios", *cell.held_out]
         if cell.reward_preset is not None:
             command += ["--reward_preset", cell.reward_preset]
@@ -152,14 +149,6 @@ class Study:
             ["proactive", "synth", "--out", self.eval_data, "--per-scenario", str(synth["per_scenario"])]
             + ["--seed", str(synth.get("seed", 1)), "--size", str(synth.get("size", 112))]
         ]
-
-
-def display(path: Path) -> str:
-    """``path`` relative to the working directory when it lies below it."""
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 def flag_values(value: Any) -> list[str]:
@@ -309,8 +298,11 @@ def _read_yaml(path: Path, what: str) -> tuple[dict[str, Any], str]:
 
 
 def load_study(path: str | Path, out: str | Path | None = None) -> Study:
-    """Read and check a study file (``out`` replaces its ``out``)."""
-    path = Path(path)
+    """Read and check a study file, a path or a shipped name (``out`` replaces its ``out``)."""
+    try:
+        path = study_config(path)
+    except FileNotFoundError as err:
+        raise StudyConfigError(str(err)) from None
     raw, text = _read_yaml(path, "study file")
     check = _Checker(path, text)
     study_file: StudyFile = check.parse(StudyFile, raw)
@@ -325,9 +317,15 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
     for method in study_file.methods:
         if method not in study_file.recipes:
             raise check.fail(f"recipes.{method}", "missing: every method needs a base recipe config")
-        base_configs[method] = _read_yaml(Path(study_file.recipes[method]), f"recipes.{method} config")[0]
-    if not Path(study_file.accelerate_config).is_file():
-        raise check.fail("accelerate_config", f"{study_file.accelerate_config!r}: no such file")
+        try:
+            recipe = recipe_config(study_file.recipes[method])
+        except FileNotFoundError as err:
+            raise check.fail(f"recipes.{method}", str(err)) from None
+        base_configs[method] = _read_yaml(recipe, f"recipes.{method} config")[0]
+    try:
+        accelerate_config = find_accelerate_config(study_file.accelerate_config)
+    except FileNotFoundError as err:
+        raise check.fail("accelerate_config", str(err)) from None
     splits = {}
     for split, names in study_file.splits.items():
         splits[split] = check.scenarios(f"splits.{split}", names)
@@ -358,7 +356,7 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
         description=study_file.description,
         methods=list(study_file.methods),
         recipes={m: study_file.recipes[m] for m in study_file.methods},
-        accelerate_config=study_file.accelerate_config,
+        accelerate_config=str(accelerate_config),
         splits=splits,
         reward_presets=list(study_file.reward_presets),
         seeds=list(study_file.seeds),

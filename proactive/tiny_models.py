@@ -1,8 +1,5 @@
 """Tiny random-weight twins of real multimodal models, saved for offline use.
 
-usage: proactive tiny-model --arch ARCH --out DIR [--tokenizer bpe|qwen] [--image-size 56] [--seed 0]
-       [--hidden-size 64] [--num-layers 2] [--vision-depth 2] [--force] [--pretrain --data BENCH [--steps 300]]
-
 The saved folder loads with ``AutoModelForImageTextToText.from_pretrained(DIR)`` and
 ``AutoProcessor.from_pretrained(DIR)``: a real architecture at toy size, the real processor classes and
 the family's real chat template. ``tiny_model.json`` records the build arguments (the stamp of a cached
@@ -21,6 +18,7 @@ import torch
 from transformers import GenerationConfig
 
 from data.stage import Stage
+from proactive.cli import command_parser
 from proactive.tiny.archs import ARCHS, TinyArch, TinySize
 from proactive.tiny.corpus import corpus_digest
 from proactive.tiny.tokenizer import TOKENIZER_KINDS, build_tokenizer
@@ -173,8 +171,7 @@ def tiny_model_stage(out_dir: str | os.PathLike, build_args: dict) -> Stage:
 
 
 def main(argv: list[str] | None = None) -> int:
-    title, _, details = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(prog="proactive tiny-model", description=title, epilog=details)
+    parser = command_parser("proactive tiny-model", __doc__)
     parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
     parser.add_argument("--out", required=True, type=Path, help="folder to write the model to")
     parser.add_argument("--tokenizer", default="bpe", choices=TOKENIZER_KINDS)

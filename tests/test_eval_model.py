@@ -13,16 +13,24 @@ from pathlib import Path
 import pytest
 import torch
 from PIL import Image
-from transformers import AutoConfig, AutoModelForImageTextToText, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
+from transformers import (
+    AutoConfig,
+    AutoModelForImageTextToText,
+    AutoTokenizer,
+    Qwen2_5_VLConfig,
+    Qwen2Config,
+    Qwen2ForCausalLM,
+)
 
 from data.environment import REJECTED_IMAGE, make_episode
 from data.icl import in_context_example
 from data.prompts import user_message
 from data.records import load_scenario, parse_record
-from eval.backends import REJECTED, Prompt, load_hf_generator, load_text_generator
-from eval.cli import EvalConfig, evaluate
+from eval.backends import REJECTED, HFGenerator, Prompt, load_hf_generator, load_text_generator
+from eval.batching import AUTO, MAX_AUTO_BATCH, MEMORY_SHARE, auto_batch_size, bytes_per_token, sequence_bytes
+from eval.cli import EvalConfig, evaluate, resolve_batch_size
 from eval.results import MCQA, OPEN
-from eval.rollout import Job, ModelAgent, conversation, run_episodes
+from eval.rollout import Job, ModelAgent, PolicyAgent, conversation, run_episodes
 
 LETTERS = "ABCDEFGH"
 
@@ -273,3 +281,90 @@ def test_in_context_examples_come_first_and_batch_identically(
     qd = {r.prompt for r in load_scenario(bench, "QuickDraw", id_filter=None).records[:2]}
     assert all(size == 1 for question, size in questions.items() if question in qd)  # no example for QD
     assert all(size >= 5 for question, size in questions.items() if question not in qd)
+
+
+# --- the batch chosen from the free memory ----------------------------------------------------------
+def test_bytes_per_token_of_qwen2_5_vl_3b_by_hand() -> None:
+    """The real 3B's text dimensions: cache 2 x 36 layers x 2 heads x 128 x 2 B = 36,864 B; one layer's
+    activations (4 x 2048 + 3 x 11008) x 2 B = 82,432 B; counted twice."""
+    config = Qwen2_5_VLConfig(
+        text_config=dict(hidden_size=2048, intermediate_size=11008, num_hidden_layers=36, num_attention_heads=16,
+                         num_key_value_heads=2, vocab_size=151936),
+    )  # fmt: skip
+    assert bytes_per_token(config.get_text_config(), 2) == 2 * (36_864 + 82_432)
+    assert sequence_bytes(config, 230) == 230 * 238_592 + 2 * 151936 * 4
+
+
+def test_auto_batch_size_fills_a_share_of_the_free_memory() -> None:
+    gib = 2**30
+    assert auto_batch_size(10 * gib, 100_000_000) == int(10 * gib * MEMORY_SHARE) // 100_000_000 == 64
+    assert auto_batch_size(131 * gib, 56_000_000) == MAX_AUTO_BATCH
+    assert auto_batch_size(1_000, 56_000_000) == 1
+    with pytest.raises(ValueError, match="positive"):
+        auto_batch_size(gib, 0)
+
+
+def test_auto_batch_uses_the_longest_first_prompt(bench: Path, tiny_model: Path, capsys) -> None:
+    generator = load_hf_generator(str(tiny_model), max_new_tokens=7)
+    jobs = [
+        Job(MCQA, make_episode(record))
+        for scenario in ("QuickDraw", "coco2014")
+        for record in load_scenario(bench, scenario, id_filter=None).records[:2]
+    ]
+    agent = ModelAgent(generator, bench)
+    lengths = [
+        generator.encode([conversation(job.episode, job.episode.state(), bench, False)])["input_ids"].shape[1]
+        for job in (jobs[0], jobs[2])
+    ]
+    per_sequence = sequence_bytes(generator.model.config, max(lengths) + 7, 4)
+    free = 50 * per_sequence
+    assert (
+        resolve_batch_size(AUTO, agent, jobs, free_bytes=free)
+        == int(free * MEMORY_SHARE) // per_sequence
+        == 30
+    )
+    assert "--batch-size auto: 30" in capsys.readouterr().err
+    assert resolve_batch_size(12, agent, jobs) == 12
+    assert resolve_batch_size(AUTO, PolicyAgent("oracle"), jobs) == MAX_AUTO_BATCH
+
+
+def test_auto_batch_end_to_end_gives_the_same_episodes(
+    bench: Path, letter_model: Path, tmp_path: Path
+) -> None:
+    common = {"limit": 2, "max_new_tokens": 1, "scenarios": ["qd", "rod", "coco"]}
+    fixed = run(bench, tmp_path / "fixed", letter_model, batch_size=4, **common)
+    auto = run(bench, tmp_path / "auto", letter_model, batch_size=AUTO, **common)
+    assert fixed == auto and len(auto) == 6
+    with pytest.raises(ValueError, match="--batch-size auto sizes single-turn MCQA prompts"):
+        EvalConfig(data=str(bench), out=str(tmp_path), model="m", batch_size=AUTO, history=True)
+    with pytest.raises(ValueError, match="positive integer or auto"):
+        EvalConfig(data=str(bench), out=str(tmp_path), model="m", batch_size=0)
+
+
+class OutOfMemoryAbove(HFGenerator):
+    """A real generator whose device runs out of memory on batches larger than ``limit``."""
+
+    def __init__(self, generator: HFGenerator, limit: int) -> None:
+        super().__init__(generator.model, generator.processor, generator.max_new_tokens)
+        self.limit = limit
+        self.sizes: list[int] = []
+
+    def _generate(self, inputs):
+        self.sizes.append(inputs["input_ids"].shape[0])
+        if self.sizes[-1] > self.limit:
+            raise torch.OutOfMemoryError("CUDA out of memory (test)")
+        return super()._generate(inputs)
+
+
+def test_a_batch_out_of_memory_is_halved_and_later_calls_split(tiny_model: Path, capsys) -> None:
+    generator = load_hf_generator(str(tiny_model), max_new_tokens=3)
+    prompts = [
+        Prompt([user_message(f"What is {i}?")], [Image.new("RGB", (56, 56), (i, 0, 0))]) for i in range(8)
+    ]
+    expected = [generator.generate([p])[0] for p in prompts]
+    limited = OutOfMemoryAbove(generator, limit=3)
+    assert limited.generate(prompts) == expected
+    assert limited.sizes == [8, 4, 2, 2, 2, 2] and limited.max_batch == 2
+    assert "out of memory at batch 8; continuing at 4" in capsys.readouterr().err
+    limited.sizes.clear()
+    assert limited.generate(prompts[:5]) == expected[:5] and limited.sizes == [2, 2, 1]

@@ -1,7 +1,5 @@
 """Look at the episodes: one static HTML page per evaluation run or comparison, or per GRPO run's samples.
 
-usage: proactive view RUN_DIR [RUN_DIR ...] --out DIR [--labels L ...] [--data BENCHMARK_DIR] [--title T]
-
 RUN_DIR is a 'proactive eval' run folder (episodes.jsonl): each episode turn by turn (the image the model
 saw, the prompt with the offered options, the answer, how it was parsed or judged, how the episode
 ended), filtered by scenario, mode and outcome; several run folders are shown side by side, with a
@@ -24,6 +22,7 @@ from eval.results import ResultFormatError
 from eval.store import EPISODES_FILE
 from eval.view.episodes import ViewInputError, write_eval_view
 from eval.view.page import write_page
+from proactive.cli import command_parser
 from proactive.view.samples import has_samples, samples_page
 
 
@@ -51,10 +50,7 @@ def write_view(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    title, _, details = (__doc__ or "").partition("\n\n")
-    parser = argparse.ArgumentParser(
-        prog="proactive view", description=title, epilog=details.split("\n\n", 1)[-1]
-    )
+    parser = command_parser("proactive view", __doc__)
     parser.add_argument(
         "runs", nargs="+", metavar="RUN_DIR", help="eval run folders, or one GRPO output folder"
     )

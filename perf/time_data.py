@@ -1,4 +1,4 @@
-"""Usage: python benchmarks/bench_data.py [--per-scenario 500] [--size 112] [--records 18000] [--repeats 3] [--dir DIR]
+"""Usage: python perf/time_data.py [--per-scenario 500] [--size 112] [--records 18000] [--repeats 3] [--dir DIR]
 
 Times the synthetic benchmark generator on 7 x N episodes in one thread (target >= 200 episodes/s;
 images, sidecar walk and oracle check included) and the loader on 18,000 records (the generated lines
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dir is not None:
         run(args.dir, args.per_scenario, args.size, args.records, args.repeats)
         return 0
-    with tempfile.TemporaryDirectory(prefix="bench_data_") as folder:
+    with tempfile.TemporaryDirectory(prefix="time_data_") as folder:
         run(Path(folder), args.per_scenario, args.size, args.records, args.repeats)
     return 0
 
