@@ -41,6 +41,7 @@ def tool_processor(model_args: ModelConfig, training_args: GRPOConfig) -> Proces
 def episode_trainer_kwargs(script_args: Any, run: Any) -> dict[str, Any]:
     """``GRPOTrainer`` keyword arguments of ``script_args.rollout`` ("episode" or "tools") for ``run``."""
     weights = resolve_weights(script_args.reward_preset, **script_args.reward_kwargs)
+    run.train_data = {"train_source": script_args.train_source, "rollout": script_args.rollout}
     data_dir = run.records.benchmark_dir
     source = EpisodeSource.of(run.records.train, data_dir, weights)
     processor = tool_processor(run.model_args, run.training_args)
