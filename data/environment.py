@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from data.parsing import Judgement, Outcome, judge_answer
 from data.prompts import mcqa_prompt
-from data.records import Record
+from data.records import BenchmarkFormatError, Record
 from data.scenarios import (
     ACTION_KEYWORDS,
     COCO_ZOOM_HINT,
@@ -70,6 +70,11 @@ class TurnState:
     def view_key(self) -> str:
         return view_key(self.image, self.crop)
 
+    @property
+    def record_name(self) -> str:
+        """The record, as error messages name it ("QuickDraw record 3")."""
+        return f"{self.scenario} record {self.record_id}"
+
     def judge(self, answer: str) -> Judgement:
         return judge_answer(
             answer, self.options, self.accepted_options, self.categories, self.accepted_categories
@@ -88,7 +93,7 @@ class Turn:
 
 def _remove_first(options: list[str], text: str, where: str) -> None:
     if text not in options:
-        raise ValueError(
+        raise BenchmarkFormatError(
             f"{where}: option {text!r} is required by the scenario rules but missing from 'options'"
         )
     options.remove(text)
@@ -256,7 +261,9 @@ class Episode:
         for key, act in allowed:
             if key in chosen:
                 return act
-        raise ValueError(f"{self.record.source}: option {option!r} names no action of {self.record.scenario}")
+        raise BenchmarkFormatError(
+            f"{self.record.source}: option {option!r} names no action of {self.record.scenario}"
+        )
 
 
 class RODEpisode(Episode):

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from data.jsonl import decode_utf8
+
 STAMP_FILE = "stage.json"
 
 
@@ -160,9 +162,11 @@ def pin_inputs(
     new = plain(dict(inputs))
     if path.is_file():
         try:
-            old = json.loads(path.read_text(encoding="utf-8"))
+            old = json.loads(decode_utf8(path.read_bytes(), str(path)))
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+        if not isinstance(old, dict):
+            raise ValueError(f"{path}: expected a JSON object, got {type(old).__name__}")
         before, now = compared(old), compared(new)
         differences = [
             f"{key}: {before.get(key)!r} there, {now.get(key)!r} now"

@@ -22,7 +22,7 @@ from transformers import set_seed
 from data.environment import REJECTED_IMAGE, make_episode
 from data.icl import ICL_SCENARIOS, ExampleTurn
 from data.policies import POLICIES
-from data.records import BenchmarkFormatError, Record, load_scenario, resolve_id_filter
+from data.records import BenchmarkFormatError, Record, load_scenario, records_fingerprint, resolve_id_filter
 from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
 from eval.backends import Generator, HFGenerator, VLLMGenerator, load_hf_generator, load_text_generator
 from eval.batching import AUTO, DEFAULT_BATCH, MAX_AUTO_BATCH, choose_batch_size, free_memory
@@ -42,7 +42,7 @@ from eval.rollout import (
     in_context_examples,
     run_episodes,
 )
-from eval.store import ConfigMismatchError, RunStore
+from eval.store import DATA_FINGERPRINT, ConfigMismatchError, RunStore
 from eval.tool_rollout import MAX_NEW_TOKENS as TOOLS_MAX_NEW_TOKENS
 from eval.tool_rollout import TOOLS, ToolModelAgent, ToolPolicyAgent
 
@@ -120,8 +120,17 @@ class EvalConfig:
             raise ValueError(
                 "--batch-size auto sizes single-turn MCQA prompts; give a number with --mode open or --history"
             )
-        if self.limit is not None and self.limit < 1:
-            raise ValueError(f"--limit must be positive, got {self.limit}")
+        for flag, number in (
+            ("--limit", self.limit),
+            ("--max-live", self.max_live),
+            ("--max-new-tokens", self.max_new_tokens),
+            ("--judge-max-new-tokens", self.judge_max_new_tokens),
+            ("--threads", self.threads),
+        ):
+            if number is not None and number < 1:
+                raise ValueError(f"{flag} must be at least 1, got {number}")
+        if not 0 < self.filter_threshold <= 1:
+            raise ValueError(f"--filter-threshold must be in (0, 1], got {self.filter_threshold}")
         self.modes  # noqa: B018 (checks that --cot and --reduce-icl-steps come with --icl)
         if self.mode == OPEN and self.icl:
             raise ValueError("--icl is a multiple-choice mode; --mode open is single-turn without examples")
@@ -134,6 +143,8 @@ class EvalConfig:
             raise ValueError("--oeg-sample and --oeg-decoding apply to --mode open only")
         self.scenarios = [resolve_scenario(s) for s in self.scenarios]
         self.data = str(Path(self.data).resolve())
+        # a bad --id-filter name or correctness file is refused now, in one line, before anything loads
+        resolve_id_filter(self.data, self.id_filter, self.filter_threshold)
         official_open = self.oeg_decoding == "official"
         if self.max_new_tokens is None:
             if self.mode == OPEN:
@@ -159,9 +170,18 @@ class EvalConfig:
 
 
 def scenario_records(config: EvalConfig) -> dict[str, list[Record]]:
-    """Every record of each scenario of the run (after the id filter), in file order."""
+    """Every record of each scenario of the run (after the id filter), in file order; a scenario with
+    none is an error."""
     id_filter = resolve_id_filter(config.data, config.id_filter, config.filter_threshold)
-    return {s: load_scenario(config.data, s, id_filter=id_filter).records for s in config.scenarios}
+    records = {}
+    for scenario in config.scenarios:
+        data = load_scenario(config.data, scenario, id_filter=id_filter)
+        if not data.records:
+            raise BenchmarkFormatError(
+                f"{data.report.path}: no record left to evaluate ({data.report.summary()})"
+            )
+        records[scenario] = data.records
+    return records
 
 
 def select_episodes(config: EvalConfig, records: dict[str, list[Record]] | None = None) -> list[Job]:
@@ -223,7 +243,9 @@ def evaluate(
             f"note: --icl: the official in-context examples exist for {shown} only; the other scenarios run without",
             file=sys.stderr,
         )
-    with RunStore(config.out, asdict(config)) as store:
+    run_config = asdict(config)
+    run_config[DATA_FINGERPRINT] = {name: records_fingerprint(chosen) for name, chosen in records.items()}
+    with RunStore(config.out, run_config, selection={_key(job) for job in jobs}) as store:
         pending = [job for job in jobs if not store.done(_key(job))]
         if pending:
             with tqdm(
@@ -267,7 +289,12 @@ def evaluate(
                     run_episodes(pending, agent, batch_size, config.max_live, record)
         results: list[EpisodeResult] = [store.results[_key(job)] for job in jobs]
     summary = summarize(results, seed=config.seed)
-    summary["config"] = asdict(config)
+    summary["config"] = run_config
+    if set(config.scenarios) != set(SCENARIO_NAMES):
+        summary["note"] = (
+            f"average over the {len(config.scenarios)} scenario(s) chosen with --scenarios, not all "
+            f"{len(SCENARIO_NAMES)} (the paper's average is over all {len(SCENARIO_NAMES)})"
+        )
     title = f"ProactiveBench ({config.mode}): {config.model or config.policy}" + (
         f" + {config.adapter}" if config.adapter else ""
     )
@@ -439,7 +466,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         summary = evaluate(config)
-    except (ConfigMismatchError, ResultFormatError, BenchmarkFormatError, FileNotFoundError) as err:
+    except (ConfigMismatchError, ResultFormatError, BenchmarkFormatError, OSError) as err:
         print(f"proactive eval: {err}", file=sys.stderr)
         return 2
     average = summary["average"]

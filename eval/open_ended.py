@@ -217,7 +217,10 @@ def run_open_episodes(
         questions = [open_question(state, hint) for state in states]
         replies = generator.generate(
             [
-                Prompt([user_message(q)], [open_view(data_dir, s.image, s.crop, s.short_edge)])
+                Prompt(
+                    [user_message(q)],
+                    [open_view(data_dir, s.image, s.crop, s.short_edge, owner=s.record_name)],
+                )
                 for q, s in zip(questions, states, strict=True)
             ]
         )

@@ -76,6 +76,8 @@ def summary_markdown(summary: Summary, title: str = "ProactiveBench evaluation")
     rows.append(("**average**", summary["average"]))
     header = ["scenario", "n", *(METRIC_LABELS[m] for m in metrics)]
     lines = [f"# {title}", "", "Metrics with 95% percentile bootstrap confidence intervals.", ""]
+    if summary.get("note"):
+        lines += [f"Note: {summary['note']}.", ""]
     lines += markdown_table(
         header,
         [

@@ -115,9 +115,9 @@ def conversation(
         earlier += [(t.state, t.answer) for t in episode.turns]
     for shown, answer in earlier:
         messages += [user_message(shown.prompt), assistant_message(answer)]
-        images.append(open_view(data_dir, shown.image, shown.crop, shown.short_edge))
+        images.append(open_view(data_dir, shown.image, shown.crop, shown.short_edge, owner=shown.record_name))
     messages.append(user_message(state.prompt))
-    images.append(open_view(data_dir, state.image, state.crop, state.short_edge))
+    images.append(open_view(data_dir, state.image, state.crop, state.short_edge, owner=state.record_name))
     return Prompt(messages, images)
 
 

@@ -3,7 +3,9 @@
 
 Each finished episode is written as one line and flushed, so a killed run loses at most the episodes
 in flight. Re-opening the folder reads what is there, cuts a half-written last line, and refuses to
-continue under a different configuration.
+continue under a different configuration, or on records whose content changed (a run's identity holds
+the fingerprint of its records, ``DATA_FINGERPRINT``, not only the benchmark's path), or when the run
+would summarise fewer episodes than the folder holds (a smaller ``--limit``).
 
 Reading a run folder (reports, release, studies, the episode viewer): ``read_summary(run_dir)``,
 ``read_episodes(run_dir)`` (typed results) and ``read_episode_lines(run_dir)`` (the decoded lines, for
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +32,7 @@ SUMMARY_FILE = "summary.json"
 
 # Settings that do not change any episode's outcome; a run may resume with other values for them.
 NON_IDENTITY_KEYS = frozenset({"limit", "batch_size", "max_live", "progress", "device", "threads", "out"})
+DATA_FINGERPRINT = "data_fingerprint"  # scenario -> data.records.records_fingerprint of its records
 
 
 class ConfigMismatchError(ValueError):
@@ -35,14 +40,45 @@ class ConfigMismatchError(ValueError):
 
 
 def identity(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings that define a run's episodes (two runs with equal identities may share a folder)."""
-    return {k: v for k, v in config.items() if k not in NON_IDENTITY_KEYS}
+    """The settings that define a run's episodes (two runs with equal identities may share a folder); the
+    records' fingerprints count one scenario at a time (``data_fingerprint.QuickDraw``)."""
+    kept = {k: v for k, v in config.items() if k not in NON_IDENTITY_KEYS and k != DATA_FINGERPRINT}
+    fingerprints = config.get(DATA_FINGERPRINT)
+    if isinstance(fingerprints, dict):
+        kept.update({f"{DATA_FINGERPRINT}.{name}": value for name, value in fingerprints.items()})
+    elif DATA_FINGERPRINT in config:
+        kept[DATA_FINGERPRINT] = fingerprints
+    return kept
+
+
+def _mismatch(path: Path, differences: list[str]) -> str:
+    """Why a run folder cannot be resumed: other settings, or other records under the same settings."""
+    settings = [d for d in differences if not d.startswith(DATA_FINGERPRINT)]
+    if settings:  # other scenarios or filter also change the fingerprints: name the settings only
+        return (
+            f"{path}: this run folder was started with another configuration ({'; '.join(settings)}); "
+            "resume with the same settings or choose another --out"
+        )
+    if all(" None there, " in d for d in differences):
+        return (
+            f"{path}: this run folder holds no fingerprint of its records (it was started by an older "
+            "version), so its episodes cannot be checked against the data; choose another --out"
+        )
+    return (
+        f"{path}: the records differ from those this run was started on ({'; '.join(differences)}); the "
+        "benchmark was edited or regenerated since, or the id filter keeps other records: choose another "
+        "--out, or restore the data"
+    )
 
 
 class RunStore:
     """Episodes already finished in ``run_dir`` and the writer for new ones."""
 
-    def __init__(self, run_dir: str | Path, config: dict[str, Any]) -> None:
+    def __init__(
+        self, run_dir: str | Path, config: dict[str, Any], selection: Collection[EpisodeKey] | None = None
+    ) -> None:
+        """Open ``run_dir`` for a run of ``config``; with ``selection`` (the episodes the run plays), refuse a
+        folder holding episodes outside it, so that a summary of the selection covers every episode on disk."""
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.config = config
@@ -51,6 +87,8 @@ class RunStore:
         self.results: dict[EpisodeKey, EpisodeResult] = {}
         if self.episodes_path.is_file():
             self.results = {r.key: r for r in read_episodes(self.run_dir, cut_partial_line=True)}
+        if selection is not None:
+            self._refuse_unselected(selection)
         self._handle = None
 
     def _check_config(self) -> None:
@@ -60,11 +98,21 @@ class RunStore:
             raise ConfigMismatchError(
                 f"{self.episodes_path}: episodes exist but {path} is missing; choose another --out"
             )
-        differences = pin_inputs(path, self.config, identity)
+        try:
+            differences = pin_inputs(path, self.config, identity)
+        except ValueError as err:  # config.json is not a JSON object
+            raise ResultFormatError(str(err)) from None
         if differences:
+            raise ConfigMismatchError(_mismatch(path, differences))
+
+    def _refuse_unselected(self, selection: Collection[EpisodeKey]) -> None:
+        extra = Counter(key[1] for key in self.results if key not in selection)
+        if extra:
+            counts = ", ".join(f"{scenario}: {n}" for scenario, n in extra.items())
             raise ConfigMismatchError(
-                f"{path}: this run folder was started with another configuration ({'; '.join(differences)}); "
-                "resume with the same settings or choose another --out"
+                f"{self.episodes_path}: holds {sum(extra.values())} episode(s) that this run would leave out "
+                f"of its summary ({counts}); a summary covers every episode of its folder, so resume without "
+                "--limit or with the one it was run with (or a larger one), or choose another --out"
             )
 
     def done(self, key: EpisodeKey) -> bool:
@@ -131,7 +179,7 @@ def read_episode_lines(run_dir: str | Path, *, cut_partial_line: bool = False) -
                 f"{path}: leaving out a half-written last line (the run was interrupted or is still writing)",
                 file=sys.stderr,
             )
-    lines = data[:complete_end].decode("utf-8").splitlines()
+    lines = data[:complete_end].splitlines()  # bytes: decode_lines names a line that is not UTF-8
     return list(decode_lines(lines, str(path), ResultFormatError))
 
 

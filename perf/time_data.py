@@ -2,7 +2,7 @@
 
 Times the synthetic benchmark generator on 7 x N episodes in one thread (target >= 200 episodes/s;
 images, sidecar walk and oracle check included) and the loader on 18,000 records (the generated lines
-replicated with fresh ids into a second folder, images shared), with and without the image check.
+replicated with fresh ids into a second folder, images hard-linked), with and without the image check.
 Episodes/s are given per wall-clock second and per CPU second of this process: on a shared machine or
 a slow disk the two differ. Everything is written under a temporary folder unless --dir is given.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +33,7 @@ def time_generation(folder: Path, per_scenario: int, size: int) -> dict[str, tup
 
 
 def replicate(source: Path, target: Path, total: int) -> int:
-    """Fill ``target`` with ``total`` JSONL lines cycled from ``source`` (fresh ids, same images)."""
+    """Fill ``target`` with ``total`` JSONL lines cycled from ``source`` (fresh ids, same images, hard-linked)."""
     target.mkdir(parents=True)
     for index, name in enumerate(SCENARIO_NAMES):
         lines = [
@@ -47,7 +49,7 @@ def replicate(source: Path, target: Path, total: int) -> int:
                 line["id"] = new_id
                 handle.write(json.dumps(line) + "\n")
         informative_path(target, name).write_text(json.dumps(sidecar), encoding="utf-8")
-        (target / name).symlink_to(source / name, target_is_directory=True)
+        shutil.copytree(source / name, target / name, copy_function=os.link)  # images must lie inside
     return total
 
 

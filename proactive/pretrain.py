@@ -79,7 +79,7 @@ def _row(state: TurnState, target: str, data_dir: Path, kind: str) -> dict[str, 
     return {
         "prompt": [user_message(state.prompt)],
         "completion": [assistant_message(target)],
-        "image": open_view(data_dir, state.image, state.crop),
+        "image": open_view(data_dir, state.image, state.crop, owner=state.record_name),
         "step": state.step,
         "scenario": state.scenario,
         "record_id": state.record_id,

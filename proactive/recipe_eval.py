@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from data.environment import make_episode
-from data.records import Record
+from data.records import Record, records_fingerprint
 from eval.backends import load_hf_generator
 from eval.metrics import summarize
 from eval.report import write_run_report
 from eval.results import MCQA
 from eval.rollout import Job, ModelAgent, Modes, in_context_examples, run_episodes
-from eval.store import RunStore
+from eval.store import DATA_FINGERPRINT, RunStore
 from eval.tool_rollout import MAX_NEW_TOKENS as TOOLS_MAX_NEW_TOKENS
 from eval.tool_rollout import TOOLS, ToolModelAgent
 
@@ -84,6 +84,9 @@ def evaluate_saved_model(
     if tools and modes.icl:
         raise ValueError("the tools protocol has no in-context examples (eval_icl)")
     max_new_tokens = TOOLS_MAX_NEW_TOKENS if tools else COT_MAX_NEW_TOKENS if modes.cot else MAX_NEW_TOKENS
+    by_scenario: dict[str, list[Record]] = {}
+    for record in records:
+        by_scenario.setdefault(record.scenario, []).append(record)
     config = {
         "data": str(Path(benchmark_dir).resolve()),
         "model": model_id,
@@ -97,10 +100,11 @@ def evaluate_saved_model(
         "seed": seed,
         "batch_size": batch_size,
         **asdict(modes),
+        DATA_FINGERPRINT: {name: records_fingerprint(group) for name, group in by_scenario.items()},
     }
     jobs = [Job(MCQA, make_episode(record, hint=modes.hint, resize=modes.resize)) for record in records]
     keys = [(MCQA, r.scenario, r.id) for r in records]
-    with RunStore(out_dir, config) as store:
+    with RunStore(out_dir, config, selection=set(keys)) as store:
         pending = [job for job, key in zip(jobs, keys, strict=True) if not store.done(key)]
         if pending:
             examples = in_context_examples(

@@ -41,17 +41,24 @@ def judge_safely(completion: Any, fields: RowFields) -> Case:
 
 
 class BatchJudge:
-    """Classifies a batch once for all components: TRL calls every component with the same batch."""
+    """Classifies a batch once for all components: TRL calls every component with the same batch.
+
+    The batch is recognised by identity (``is``) of its completions and column entries, never by ``==``:
+    a completion's own comparison may raise (numpy arrays, tensors, custom objects) and must not stop
+    training. The last batch's objects are held, so their ids cannot be reused by new objects; a batch
+    of new objects with equal contents is simply judged again.
+    """
 
     def __init__(self) -> None:
-        self._key: list[Any] | None = None
+        self._key: tuple[tuple[Any, ...], ...] | None = None
         self._cases: list[Case] = []
 
     def cases(self, completions: Sequence[Any], columns: Mapping[str, Any]) -> list[Case]:
-        key = [list(completions)] + [
-            list(columns.get(name, ())) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-        ]
-        if key != self._key:
+        key = (
+            tuple(completions),
+            *(_entries(columns.get(name)) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS),
+        )
+        if not _same_objects(key, self._key):
             rows = column_rows(columns, len(completions))
             self._cases = [
                 judge_safely(c, row_fields(row, i))
@@ -59,6 +66,21 @@ class BatchJudge:
             ]
             self._key = key
         return self._cases
+
+
+def _entries(column: Any) -> tuple[Any, ...]:
+    """A column's entries (a list or tuple from TRL), or the column object itself when it is anything else."""
+    return tuple(column) if isinstance(column, (list, tuple)) else (column,)
+
+
+def _same_objects(key: tuple[tuple[Any, ...], ...], cached: tuple[tuple[Any, ...], ...] | None) -> bool:
+    """Whether two batch keys hold the very same objects, position by position (identity only)."""
+    if cached is None or len(key) != len(cached):
+        return False
+    return all(
+        len(part) == len(old) and all(a is b for a, b in zip(part, old, strict=True))
+        for part, old in zip(key, cached, strict=True)
+    )
 
 
 class RewardComponent:

@@ -21,6 +21,7 @@ from typing import Any
 
 from data.environment import OUT_OF_RANGE, STEP_LIMIT, TurnState, make_episode
 from data.parsing import Outcome
+from data.paths import OutsideFolderError, inside_folder
 from data.records import BenchmarkFormatError, Record, load_scenario
 from data.scenarios import SCENARIO_NAMES
 from eval.open_ended import open_question
@@ -293,7 +294,10 @@ def episode_detail(
         state = states[index] if index < len(states) else None
         image = None
         if benchmark.folder is not None:
-            image = thumbs.of_file(benchmark.folder / recorded.image, recorded.crop)
+            try:  # a path from the run folder is opened only inside the benchmark folder
+                image = thumbs.of_file(Path(inside_folder(benchmark.folder, recorded.image)), recorded.crop)
+            except OutsideFolderError:
+                image = None
         view = recorded.image + (f" crop {[round(x, 1) for x in recorded.crop]}" if recorded.crop else "")
         caption = f"turn {recorded.step + 1} · {_informative_text(recorded.informative)} · {view}"
         fields: list[Field] = []
