@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import random
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from data.parsing import Judgement, Outcome, judge_answer
@@ -540,13 +541,13 @@ def make_episode(
     return EPISODE_CLASSES[record.scenario](record, hint=hint, reference=reference, rng=rng, resize=resize)
 
 
-def reachable_states(record: Record, hint: bool = False) -> list[TurnState]:
-    """Every distinct state an episode of ``record`` can reach by accepted interventions, breadth first.
+def reachable_episodes(record: Record, hint: bool = False) -> Iterator[Episode]:
+    """An episode in progress at every distinct state of ``record`` reachable by accepted interventions,
+    breadth first (its turns are the path that reached the state).
 
-    States alike in view, offered options and accepted answers are one single-turn example; the first
-    reached (fewest turns) stands for all of them.
+    States alike in view, offered options and accepted answers are one state; the first reached (fewest
+    turns) stands for all of them.
     """
-    states: list[TurnState] = []
     seen: set[tuple] = set()
     queue = deque([make_episode(record, hint=hint)])
     while queue:
@@ -556,13 +557,18 @@ def reachable_states(record: Record, hint: bool = False) -> list[TurnState]:
         if signature in seen:
             continue
         seen.add(signature)
-        states.append(state)
+        yield episode
         for option in state.accepted_options:
             child = episode.fork()
             child.step(option)
             if not child.done:
                 queue.append(child)
-    return states
+
+
+def reachable_states(record: Record, hint: bool = False) -> list[TurnState]:
+    """Every distinct state an episode of ``record`` can reach by accepted interventions, breadth first
+    (one single-turn example each; see :func:`reachable_episodes`)."""
+    return [episode.state() for episode in reachable_episodes(record, hint)]
 
 
 def image_path_for(record: Record) -> set[str]:

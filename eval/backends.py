@@ -101,16 +101,28 @@ class HFGenerator:
         return {k: v.to(self.model.device) for k, v in inputs.items()}
 
     def generate(self, prompts: Sequence[Prompt]) -> list[str | None]:
-        """Answers of a batch. A batch the processor rejects (e.g. Qwen's aspect-ratio limit on a thin
-        COCO crop) is retried prompt by prompt; a prompt it still rejects gets REJECTED and a warning
-        (the official loops catch ValueError and TypeError there; a zero-size crop raises ZeroDivisionError).
-        A batch that runs out of accelerator memory is halved, and later calls are split to the size that fitted."""
+        """Answers of a batch, decoded from :meth:`generate_ids`; REJECTED where a prompt was refused."""
+        return [
+            REJECTED
+            if ids is REJECTED
+            else self.tokenizer.decode(
+                ids, skip_special_tokens=True, clean_up_tokenization_spaces=self.clean_up_spaces
+            )
+            for ids in self.generate_ids(prompts)
+        ]
+
+    def generate_ids(self, prompts: Sequence[Prompt]) -> list[list[int] | None]:
+        """The new token ids of each answer, up to and including its end token. A batch the processor rejects
+        (e.g. Qwen's aspect-ratio limit on a thin COCO crop) is retried prompt by prompt; a prompt it still
+        rejects gets REJECTED and a warning (the official loops catch ValueError and TypeError there; a
+        zero-size crop raises ZeroDivisionError). A batch that runs out of accelerator memory is halved, and
+        later calls are split to the size that fitted."""
         if not prompts:
             return []
         if self.max_batch is not None and len(prompts) > self.max_batch:
             step = self.max_batch  # a chunk may lower max_batch again; the chunks stay as cut here
             chunks = [prompts[i : i + step] for i in range(0, len(prompts), step)]
-            return [answer for chunk in chunks for answer in self.generate(chunk)]
+            return [ids for chunk in chunks for ids in self.generate_ids(chunk)]
         try:
             inputs = self.encode(prompts)
         except (ValueError, TypeError, ZeroDivisionError) as err:
@@ -120,7 +132,7 @@ class HFGenerator:
                     file=sys.stderr,
                 )
                 return [REJECTED]
-            return [answer for prompt in prompts for answer in self.generate([prompt])]
+            return [ids for prompt in prompts for ids in self.generate_ids([prompt])]
         try:
             return self._generate(inputs)
         except torch.OutOfMemoryError:
@@ -132,10 +144,10 @@ class HFGenerator:
         print(
             f"warning: out of memory at batch {len(prompts)}; continuing at {self.max_batch}", file=sys.stderr
         )
-        return self.generate(prompts)
+        return self.generate_ids(prompts)
 
     @torch.inference_mode()
-    def _generate(self, inputs: dict[str, torch.Tensor]) -> list[str]:
+    def _generate(self, inputs: dict[str, torch.Tensor]) -> list[list[int]]:
         if "pixel_values" in inputs and inputs["pixel_values"].is_floating_point():
             inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         if self.do_sample:
@@ -145,12 +157,15 @@ class HFGenerator:
         output = self.model.generate(
             **inputs, max_new_tokens=self.max_new_tokens, pad_token_id=self.pad_token_id, **decoding
         )
-        rows = output[:, inputs["input_ids"].shape[1] :].tolist()
+        eos = self.model.generation_config.eos_token_id
+        stops = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        rows = []
+        for row in output[:, inputs["input_ids"].shape[1] :].tolist():
+            end = next((i + 1 for i, token in enumerate(row) if token in stops), len(row))
+            rows.append(row[:end])
         if self.thinking_end_id is not None:
             rows = [after_last(row, self.thinking_end_id) for row in rows]
-        return self.tokenizer.batch_decode(
-            rows, skip_special_tokens=True, clean_up_tokenization_spaces=self.clean_up_spaces
-        )
+        return rows
 
 
 def load_hf_generator(

@@ -2,6 +2,8 @@
 
 Writes RUN_DIR/episodes.jsonl (one line per finished episode, resumable), summary.json, summary.md
 and one PNG per metric. Re-running into the same RUN_DIR skips the episodes it already holds.
+``--protocol tools`` offers the interventions as calls of an ``intervene`` tool (data/tools.py) instead
+of lettered options; acc and psr are counted as in MCQA.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from eval.rollout import (
     run_episodes,
 )
 from eval.store import DATA_FINGERPRINT, ConfigMismatchError, RunStore
+from eval.tool_rollout import MAX_NEW_TOKENS as TOOLS_MAX_NEW_TOKENS
+from eval.tool_rollout import TOOLS, ToolModelAgent, ToolPolicyAgent
 
 DEFAULT_JUDGE = "Qwen/Qwen3-8B"
 BASELINES = ("oracle", "random", "abstain", "first-option")
@@ -63,6 +67,7 @@ class EvalConfig:
     policy: str | None = None
     scenarios: list[str] = field(default_factory=lambda: list(SCENARIO_NAMES))
     mode: str = MCQA
+    protocol: str = MCQA  # or TOOLS: interventions as tool calls
     hint: bool = False
     history: bool = False
     reference: bool = False
@@ -103,6 +108,13 @@ class EvalConfig:
             raise ValueError(
                 "--mode open is single-turn: --history, --reference and --random-actions do not apply"
             )
+        if self.protocol not in (MCQA, TOOLS):
+            raise ValueError(f"--protocol must be {MCQA} or {TOOLS}, got {self.protocol!r}")
+        if self.protocol == TOOLS and (self.mode == OPEN or self.history or self.icl or self.backend != "hf"):
+            raise ValueError(
+                "--protocol tools plays multiple-choice episodes on the hf backend and always keeps the "
+                "conversation: --mode open, --history, --icl and --backend vllm do not apply"
+            )
         if self.batch_size != AUTO and (not isinstance(self.batch_size, int) or self.batch_size < 1):
             raise ValueError(f"--batch-size must be a positive integer or {AUTO}, got {self.batch_size!r}")
         if self.batch_size == AUTO and (self.mode == OPEN or self.history):
@@ -138,6 +150,8 @@ class EvalConfig:
         if self.max_new_tokens is None:
             if self.mode == OPEN:
                 self.max_new_tokens = OFFICIAL_OEG_MAX_NEW_TOKENS if official_open else 256
+            elif self.protocol == TOOLS:  # ours: a call writes the tool's name and the request in JSON
+                self.max_new_tokens = TOOLS_MAX_NEW_TOKENS
             else:  # the official MCQA loop's 50; a chain of thought needs room (ours: 256)
                 self.max_new_tokens = 256 if self.cot else 50
         if self.mode == OPEN and self.judge_max_new_tokens is None:
@@ -324,6 +338,10 @@ def _recorder(store: RunStore, bar: tqdm) -> Callable[[EpisodeResult], None]:
 
 
 def _agent(config: EvalConfig, examples: Mapping[RecordKey, Sequence[ExampleTurn]]) -> Agent:
+    if config.protocol == TOOLS:
+        if config.policy is not None:
+            return ToolPolicyAgent(config.policy, config.seed)
+        return ToolModelAgent(load_generator(config), config.data)
     if config.policy is not None:
         return PolicyAgent(config.policy, config.seed)
     return ModelAgent(load_generator(config), config.data, config.history, examples)
@@ -346,6 +364,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--scenarios", nargs="+", default=list(SCENARIO_NAMES), help="names or acronyms (default: all seven)"
     )
     parser.add_argument("--mode", choices=[MCQA, OPEN], default=MCQA)
+    parser.add_argument(
+        "--protocol",
+        choices=[MCQA, TOOLS],
+        default=MCQA,
+        help="tools: interventions are calls of an `intervene` tool returning the next view",
+    )
     parser.add_argument("--hint", action="store_true", help="append the scenario's hint to the question")
     parser.add_argument(
         "--history", action="store_true", help="keep earlier turns (and their images) in the conversation"
@@ -386,8 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-new-tokens",
         type=int,
-        help="default: mcqa 50 (official; 256 with --cot, ours), open 32768 (official; 256 with "
-        "--oeg-decoding ours-greedy)",
+        help="default: mcqa 50 (official; 256 with --cot, ours), tools 128 (ours), open 32768 (official; "
+        "256 with --oeg-decoding ours-greedy)",
     )
     parser.add_argument(
         "--id-filter",

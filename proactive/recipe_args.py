@@ -23,6 +23,7 @@ from proactive.recipe_checks import CheckedParser, RecipeConfigError
 
 DEFAULT_TRAIN_SCENARIOS = ["QuickDraw", "coco2014"]
 ID_FILTER_KEYWORDS = ("auto", "official", "none")
+ROLLOUTS = ("single_turn", "episode", "tools")
 BENCHMARK = "benchmark"
 OFFICIAL_TRAIN = "official_train"
 TRAIN_SOURCES = (BENCHMARK, OFFICIAL_TRAIN)
@@ -104,6 +105,16 @@ class ProactiveScriptArguments:
             "JSON string). Not `reward_weights`: that is GRPOConfig's list of per-function weights."
         },
     )
+    rollout: str = field(
+        default="single_turn",
+        metadata={
+            "help": f"GRPO rollout: {' | '.join(ROLLOUTS)} (one turn; the rest of the MCQA episode; a whole "
+            "episode with interventions as tool calls)."
+        },
+    )
+    history: bool = field(
+        default=False, metadata={"help": "rollout episode: earlier turns and their images in the prompt."}
+    )
     max_train_samples: int | None = field(
         default=None, metadata={"help": "Keep at most this many training rows (sampled with split_seed)."}
     )
@@ -167,6 +178,18 @@ class ProactiveScriptArguments:
             )
         if self.sft_turns not in SFT_TURNS:
             raise RecipeConfigError(f"sft_turns {self.sft_turns!r}: expected one of {', '.join(SFT_TURNS)}")
+        if self.rollout not in ROLLOUTS:
+            raise RecipeConfigError(f"rollout {self.rollout!r}: expected one of {', '.join(ROLLOUTS)}")
+        if self.rollout != "single_turn" and self.train_source != BENCHMARK:
+            raise RecipeConfigError(
+                f"rollout {self.rollout!r} plays the benchmark's episodes: it needs train_source: benchmark "
+                "(the official train split holds single turns)"
+            )
+        if self.history and self.rollout != "episode":
+            raise RecipeConfigError(
+                f"history: true needs rollout: episode (rollout {self.rollout!r}: single turns have no history, "
+                "tool episodes always keep the conversation)"
+            )
         try:
             Modes(icl=self.eval_icl, cot=self.eval_cot, reduce_icl_steps=self.eval_reduce_icl_steps)
         except ValueError as err:

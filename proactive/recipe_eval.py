@@ -3,7 +3,8 @@
 The episodes are the held-out episodes of the train scenarios plus every episode of the held-out
 scenarios (at most ``eval_limit`` per scenario), played by the ``eval`` package (MCQA, greedy, 50 new
 tokens, as the official loop; 256 with chain of thought, ours) under the official modes the recipe asks
-for (``eval_resize``, ``eval_icl``, ``eval_cot``, ``eval_reduce_icl_steps``), and written to
+for (``eval_resize``, ``eval_icl``, ``eval_cot``, ``eval_reduce_icl_steps``), with the MCQA history or the
+tools protocol (128 new tokens) when the recipe trained so, and written to
 ``<output_dir>/eval`` like a ``proactive eval`` run.
 """
 
@@ -22,6 +23,8 @@ from eval.report import write_run_report
 from eval.results import MCQA
 from eval.rollout import Job, ModelAgent, Modes, in_context_examples, run_episodes
 from eval.store import DATA_FINGERPRINT, RunStore
+from eval.tool_rollout import MAX_NEW_TOKENS as TOOLS_MAX_NEW_TOKENS
+from eval.tool_rollout import TOOLS, ToolModelAgent
 
 if TYPE_CHECKING:
     from proactive.recipe_args import ProactiveScriptArguments
@@ -68,13 +71,19 @@ def evaluate_saved_model(
     seed: int = 0,
     modes: Modes | None = None,
     example_pool: Sequence[Record] = (),
+    protocol: str = MCQA,
+    history: bool = False,
 ) -> dict[str, Any]:
     """Play ``records`` with the model (plus its LoRA adapter) into ``out_dir`` and return the summary.
 
     Under ``modes.icl`` each ROD / MVP-N record is preceded by the example of another record of
-    ``example_pool`` (the records never trained on; ``records`` when empty)."""
+    ``example_pool`` (the records never trained on; ``records`` when empty). ``protocol`` "tools" offers
+    the interventions as tool calls; ``history`` keeps the earlier MCQA turns in the prompt."""
     modes = modes or Modes()
-    max_new_tokens = COT_MAX_NEW_TOKENS if modes.cot else MAX_NEW_TOKENS
+    tools = protocol == TOOLS
+    if tools and modes.icl:
+        raise ValueError("the tools protocol has no in-context examples (eval_icl)")
+    max_new_tokens = TOOLS_MAX_NEW_TOKENS if tools else COT_MAX_NEW_TOKENS if modes.cot else MAX_NEW_TOKENS
     by_scenario: dict[str, list[Record]] = {}
     for record in records:
         by_scenario.setdefault(record.scenario, []).append(record)
@@ -84,6 +93,8 @@ def evaluate_saved_model(
         "adapter": adapter,
         "episodes": sorted(f"{r.scenario}/{r.id}" for r in records),
         "mode": MCQA,
+        "protocol": protocol,
+        "history": history,
         "max_new_tokens": max_new_tokens,
         "dtype": dtype,
         "seed": seed,
@@ -100,12 +111,16 @@ def evaluate_saved_model(
                 [job.episode.record for job in pending], list(example_pool) or records, modes, seed
             )
             generator = load_hf_generator(model_id, adapter, dtype=dtype, max_new_tokens=max_new_tokens)
-            agent = ModelAgent(generator, benchmark_dir, examples=examples)
+            agent = (
+                ToolModelAgent(generator, benchmark_dir)
+                if tools
+                else ModelAgent(generator, benchmark_dir, history, examples)
+            )
             run_episodes(pending, agent, batch_size, on_result=store.append)
         results = [store.results[key] for key in keys]
     summary = summarize(results, seed=seed)
     summary["config"] = config
     write_run_report(
-        summary, out_dir, f"ProactiveBench (mcqa): {model_id}" + (f" + {adapter}" if adapter else "")
+        summary, out_dir, f"ProactiveBench ({protocol}): {model_id}" + (f" + {adapter}" if adapter else "")
     )
     return summary

@@ -378,6 +378,8 @@ def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float
         seed=run.training_args.seed,
         modes=eval_modes(run.script_args),
         example_pool=run.records.eval_episodes + run.records.held_out,
+        protocol="tools" if run.script_args.rollout == "tools" else "mcqa",  # eval's protocol names
+        history=run.script_args.history,
     )
     metrics = flat_metrics(summary)
     trainer.log_metrics("eval", metrics)

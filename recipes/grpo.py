@@ -7,7 +7,9 @@ usage: accelerate launch recipes/grpo.py --config recipes/tiny/grpo.yaml [--<arg
 Single-turn rows (``train_source``): the paper's GRPO train split (``official_train``, read from ``train_data``),
 or one row per reachable state of the benchmark's train-scenario episodes (``benchmark``; held-out episodes and
 scenarios excluded), rewarded by ``reward.build_reward_funcs(reward_preset, **reward_kwargs)``; the trainer
-loads the model from ``model_name_or_path`` (LoRA, or QLoRA with ``load_in_4bit``).
+loads the model from ``model_name_or_path`` (LoRA, or QLoRA with ``load_in_4bit``). ``rollout: episode`` /
+``tools``: whole episodes of the benchmark, MCQA or with interventions as tool calls, rewarded by
+``reward.episode.episode_reward`` (proactive/episode_grpo.py).
 Arguments: ``ProactiveScriptArguments`` (proactive/recipe_args.py), ``trl.GRPOConfig``, ``trl.ModelConfig``;
 ``--config`` takes a path or the name of a shipped config (proactive/configs.py).
 """
@@ -22,6 +24,7 @@ import proactive  # noqa: F401 (first: it quiets library warnings printed while 
 from transformers import PretrainedConfig
 from trl import GRPOConfig, GRPOTrainer, ModelConfig
 
+from proactive.episode_grpo import episode_trainer_kwargs
 from proactive.recipe_args import ProactiveScriptArguments
 from proactive.training import RecipeRun, grpo_rows, peft_config, prepare_run, quantization_config, run_recipe
 from proactive.view.callback import CompletionImages
@@ -46,13 +49,19 @@ def build_trainer(
     """The GRPO trainer on the recipe's data, model and reward, ready to train."""
     run = prepare_run(script_args, training_args, model_args)
     suppress_vision_tokens(training_args, run.model_config)
+    if script_args.rollout == "single_turn":
+        rollout = {
+            "train_dataset": run.limit(grpo_rows(run)),
+            "reward_funcs": build_reward_funcs(script_args.reward_preset, **script_args.reward_kwargs),
+        }
+    else:  # whole episodes (MCQA or tool calls) through TRL's environment_factory / rollout_func
+        rollout = episode_trainer_kwargs(script_args, run)
     trainer = GRPOTrainer(
         model=model_args.model_name_or_path,  # with training_args.model_init_kwargs; the processor pads left
-        reward_funcs=build_reward_funcs(script_args.reward_preset, **script_args.reward_kwargs),
         args=training_args,
-        train_dataset=run.limit(grpo_rows(run)),
         quantization_config=quantization_config(model_args),
         peft_config=peft_config(model_args),
+        **rollout,
     )
     trainer.add_callback(CompletionImages(trainer))  # log_completions' prompt images, for `proactive view`
     return trainer, run

@@ -26,16 +26,17 @@ class RewardWarning(UserWarning):
     """A completion the parser failed on; it is scored as unparseable (the test suite makes this an error)."""
 
 
+def warn_unscored(what: str, err: Exception) -> None:
+    """Report what a reward could not score (it is then scored as unparseable): a RewardWarning."""
+    warnings.warn(f"reward: could not {what} ({err!r}); scored as unparseable", RewardWarning, stacklevel=3)
+
+
 def judge_safely(completion: Any, fields: RowFields) -> Case:
     """The case of one completion; a parser failure becomes a warning and ``Case.UNPARSEABLE``, never an exception."""
     try:
         return classify_text(completion_text(completion), fields)
     except Exception as err:  # a reward must not stop training; RewardWarning reports the bug
-        warnings.warn(
-            f"reward: could not judge a completion ({err!r}); scored as unparseable",
-            RewardWarning,
-            stacklevel=2,
-        )
+        warn_unscored("judge a completion", err)
         return Case.UNPARSEABLE
 
 

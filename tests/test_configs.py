@@ -258,8 +258,10 @@ def test_grpo_recipes_keep_the_papers_hyperparameters(path):
     assert training.optim.value.startswith("adamw")
     assert (model.lora_r, model.lora_alpha, model.lora_dropout) == (16, 16, 0.1)
     assert training.beta == 0.0
-    assert script.reward_preset == "paper_rp0.5" and script.reward_preset in PRESETS
-    assert script.reward_kwargs == {}
+    if script.rollout == "single_turn":
+        assert script.reward_preset == "paper_rp0.5" and script.reward_kwargs == {}
+    else:  # whole episodes: the episode reward (reward/episode.py) with a cost per intervention
+        assert script.reward_preset in PRESETS and script.reward_kwargs == {"intervention_cost": 0.05}
 
 
 @pytest.mark.parametrize(
