@@ -21,6 +21,7 @@ from transformers import set_seed
 
 from data.environment import REJECTED_IMAGE, make_episode
 from data.icl import ICL_SCENARIOS, ExampleTurn
+from data.outdir import OutputFolder
 from data.policies import POLICIES
 from data.records import BenchmarkFormatError, Record, load_scenario, records_fingerprint, resolve_id_filter
 from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
@@ -28,7 +29,7 @@ from eval.backends import Generator, HFGenerator, VLLMGenerator, load_hf_generat
 from eval.batching import AUTO, DEFAULT_BATCH, MAX_AUTO_BATCH, choose_batch_size, free_memory
 from eval.metrics import summarize
 from eval.open_ended import official_sample, run_open_episodes
-from eval.report import write_run_report
+from eval.report import run_title, write_run_report
 from eval.results import MCQA, OPEN, REFERENCE, EpisodeKey, EpisodeResult, ResultFormatError
 from eval.rollout import (
     Agent,
@@ -295,10 +296,7 @@ def evaluate(
             f"average over the {len(config.scenarios)} scenario(s) chosen with --scenarios, not all "
             f"{len(SCENARIO_NAMES)} (the paper's average is over all {len(SCENARIO_NAMES)})"
         )
-    title = f"ProactiveBench ({config.mode}): {config.model or config.policy}" + (
-        f" + {config.adapter}" if config.adapter else ""
-    )
-    write_run_report(summary, config.out, title)
+    write_run_report(summary, config.out, run_title(summary["config"]))
     return summary
 
 
@@ -361,7 +359,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--adapter", help="PEFT LoRA folder applied on top of --model")
     parser.add_argument("--data", required=True, help="benchmark folder (<Name>_preprocessed.jsonl + images)")
-    parser.add_argument("--out", required=True, help="run folder (resumed if it exists)")
+    parser.add_argument("--out", required=True, action=OutputFolder, help="run folder (resumed if it exists)")
     parser.add_argument(
         "--scenarios", nargs="+", default=list(SCENARIO_NAMES), help="names or acronyms (default: all seven)"
     )

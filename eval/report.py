@@ -69,6 +69,13 @@ def metric_cell(block: Mapping[str, Any] | None, metric: str, bold: bool = False
     return ci_text(block[metric], block.get(f"{metric}_ci"), metric_digits(metric), bold)
 
 
+def run_title(config: Mapping[str, Any]) -> str:
+    """The title of a run's report, from its ``config.json``: mode, model (or policy) and adapter."""
+    who = config.get("model") or config.get("policy")
+    adapter = f" + {config['adapter']}" if config.get("adapter") else ""
+    return f"ProactiveBench ({config.get('mode')}): {who}{adapter}"
+
+
 def summary_markdown(summary: Summary, title: str = "ProactiveBench evaluation") -> str:
     """A run's Markdown report: metrics with 95% CIs per scenario and averaged, and how episodes ended."""
     metrics = metrics_of(summary)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from data.outdir import OutputFolder
 from eval.paper import paper_rows
 from eval.report import comparison_markdown, metrics_of, plot_bars, scenario_columns, write_matrix
 from eval.store import EPISODES_FILE, read_summary
@@ -87,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     title, _, details = __doc__.partition("\n\n")
     parser = argparse.ArgumentParser(prog="proactive report", description=title, epilog=details)
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, action=OutputFolder)
     parser.add_argument("--labels", nargs="+", help="one label per run (default: the folder names)")
     parser.add_argument(
         "--metrics",

@@ -19,8 +19,6 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from proactive.cli import command_parser
 
 RECIPES, ACCELERATE_CONFIGS = "recipes", "accelerate_configs"
@@ -80,17 +78,6 @@ def recipe_script(method: str) -> Path:
 def slurm_template() -> Path:
     """The Slurm job-array template that runs one study cell per job."""
     return shipped(RECIPES, SLURM_TEMPLATE)
-
-
-def key_lines(path: str | os.PathLike[str]) -> dict[str, int]:
-    """The line (from 1) of each top-level key of a YAML file; empty when it holds no mapping or is no YAML."""
-    try:
-        root = yaml.compose(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return {}
-    if not isinstance(root, yaml.MappingNode):
-        return {}
-    return {str(key.value): key.start_mark.line + 1 for key, _ in root.value}
 
 
 FINDERS = {"recipe": recipe_config, "study": study_config, "accelerate": accelerate_config}

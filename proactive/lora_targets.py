@@ -28,10 +28,11 @@ from peft.tuners.tuners_utils import check_target_module_exists
 from peft.utils import INCLUDE_LINEAR_LAYERS_SHORTHAND
 
 from proactive.cli import command_parser
-from proactive.configs import key_lines, recipe_config
+from proactive.configs import recipe_config
 from proactive.tiny.archs import ARCHS
 from proactive.tiny_models import build_tiny_model, twin_arch_for
 from proactive.vision_modules import is_vision_module
+from proactive.yaml_types import key_lines
 
 # Where the language model's decoder layers live, per tiny architecture (optionally under "model.").
 _LM_PREFIX = {

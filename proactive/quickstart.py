@@ -38,6 +38,7 @@ from typing import Any
 
 import yaml
 
+from data.outdir import OutputFolderError, check_output_folder
 from data.stage import Stage
 from proactive.cli import command_parser
 from proactive.configs import accelerate_config, recipe_config
@@ -435,6 +436,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fast", action="store_true", help="toy sizes: the CI smoke run")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, all cores)")
     args = parser.parse_args(argv)
+    try:
+        check_output_folder(args.out)
+    except OutputFolderError as err:
+        print(f"proactive quickstart: {err}", file=sys.stderr)
+        return 2
     if args.threads:
         import torch
 

@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from trl import ModelConfig, TrlParser
+from trl import ModelConfig
 
 from data.builders import ANSWER_FORMATS, SFT_TURNS
 from data.official_train import OFFICIAL_TRAIN_REPO
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
 from eval.rollout import Modes
-from proactive.configs import key_lines, recipe_config
+from proactive.configs import recipe_config
+from proactive.recipe_checks import CheckedParser, RecipeConfigError
 
 DEFAULT_TRAIN_SCENARIOS = ["QuickDraw", "coco2014"]
 ID_FILTER_KEYWORDS = ("auto", "official", "none")
@@ -26,10 +27,6 @@ ROLLOUTS = ("single_turn", "episode", "tools")
 BENCHMARK = "benchmark"
 OFFICIAL_TRAIN = "official_train"
 TRAIN_SOURCES = (BENCHMARK, OFFICIAL_TRAIN)
-
-
-class RecipeConfigError(ValueError):
-    """A recipe configuration that cannot be used; the message names the file and key."""
 
 
 @dataclass
@@ -205,12 +202,11 @@ class ProactiveScriptArguments:
             )
 
 
-class RecipeParser(TrlParser):
+class RecipeParser(CheckedParser):
     """TrlParser (YAML ``--config``, flags override it, ``env:`` exported, unknown keys refused), plus what it lacks:
     ``--config`` may name a shipped config (proactive/configs.py), and a YAML mistake is reported with its file
-    and line (the closest field name for an unknown key; ``reward_kwargs`` for a mapping of reward weights)."""
-
-    config_path: Path | None = None
+    and line (the closest field name for an unknown key; ``reward_kwargs`` for a mapping of reward weights);
+    the values are checked as :class:`CheckedParser` checks them."""
 
     def parse_args_and_config(self, args: Sequence[str] | None = None, **kwargs: Any) -> tuple[Any, ...]:
         args = list(sys.argv[1:] if args is None else args)
@@ -231,7 +227,7 @@ class RecipeParser(TrlParser):
     def set_defaults_with_config(self, **kwargs: Any) -> list[str]:
         if isinstance(kwargs.get("reward_weights"), dict):
             raise RecipeConfigError(
-                f"{self._where('reward_weights')}: key 'reward_weights' is GRPOConfig's list of per-function "
+                f"{self.line_of('reward_weights')}: key 'reward_weights' is GRPOConfig's list of per-function "
                 "weights; put the keyword arguments of reward.build_reward_funcs (a mapping) under 'reward_kwargs'"
             )
         remaining = super().set_defaults_with_config(**kwargs)
@@ -242,14 +238,9 @@ class RecipeParser(TrlParser):
             hint = f"; did you mean {close[0]!r}?" if close else ""
             owners = ", ".join(cls.__name__ for cls in self.dataclass_types)
             raise RecipeConfigError(
-                f"{self._where(unknown[0])}: unknown key {unknown[0]!r} (not a field of {owners}){hint}"
+                f"{self.line_of(unknown[0])}: unknown key {unknown[0]!r} (not a field of {owners}){hint}"
             )
         return remaining
-
-    def _where(self, key: str) -> str:
-        """``FILE:LINE`` of a top-level key of the config file."""
-        line = key_lines(self.config_path).get(key) if self.config_path else None
-        return f"{self.config_path}:{line}" if line else str(self.config_path)
 
 
 def parse_recipe_args(

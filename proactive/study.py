@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from data.outdir import OutputFolder, OutputFolderError, check_output_folder
 from data.stage import pin_inputs
 from proactive.cli import command_parser
 from proactive.configs import slurm_template
@@ -242,11 +243,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config", required=True, help="study YAML: a path or a shipped name (proactive configs)"
     )
-    parser.add_argument("--out", help="study folder (default: the file's `out`)")
+    parser.add_argument("--out", action=OutputFolder, help="study folder (default: the file's `out`)")
     parser.add_argument("--only", nargs="+", metavar="CELL", help="run only these cells (or splits)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    group.add_argument("--emit-jobs", metavar="DIR", type=Path, help="write one shell script per cell to DIR")
+    group.add_argument(
+        "--emit-jobs",
+        metavar="DIR",
+        type=Path,
+        action=OutputFolder,
+        help="write one shell script per cell to DIR",
+    )
     return parser
 
 
@@ -261,9 +268,10 @@ def main(argv: list[str] | None = None) -> int:
             written = emit_jobs(study, args.only, args.emit_jobs)
             print(f"{args.emit_jobs}: {len(written)} scripts, cells.txt and cell.sbatch")
             return 0
+        check_output_folder(study.out)
         began = time.perf_counter()
         statuses = run_study(study, args.only)
-    except (StudyConfigError, RuntimeError) as err:
+    except (StudyConfigError, OutputFolderError, RuntimeError) as err:
         print(f"proactive study: {err}", file=sys.stderr)
         return 2
     failed = [s for s in statuses if s.status == FAILED]

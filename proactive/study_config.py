@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from types import UnionType
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import Any, get_type_hints
 
 import yaml
 
@@ -21,9 +21,17 @@ from eval.store import SUMMARY_FILE
 from proactive.configs import accelerate_config as find_accelerate_config
 from proactive.configs import recipe_config, study_config
 from proactive.launch import recipe_launch
+from proactive.yaml_types import fits, key_lines
+from reward import PRESETS
 
 METHODS = ("sft", "grpo")
 TRAIN_LOG, EVAL_LOG = "train.log", "eval.log"
+
+# What may reach a file name or a generated shell script unquoted: names of files and folders (the study,
+# its splits), environment variables and recipe flags. Values are always quoted (shlex).
+FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+FILE_NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit (it names files)"
 
 # Flags a study sets per cell; overriding them in train_overrides would break the study's bookkeeping.
 CELL_FLAGS = ("train_scenarios", "held_out_scenarios", "reward_preset", "seed", "output_dir")
@@ -212,9 +220,9 @@ class EvalSettings:
 class _Checker:
     """Errors that name the file, the key and its line (``path:line: key: message``)."""
 
-    def __init__(self, path: Path, text: str) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
-        self.lines = _key_lines(text)
+        self.lines = key_lines(path)
 
     def fail(self, key: str, message: str) -> StudyConfigError:
         line = self.lines.get(key) or self.lines.get(key.rsplit(".", 1)[0])
@@ -234,7 +242,7 @@ class _Checker:
             raise self.fail(f"{prefix}{key}", f"unknown key{hint}") from None
         hints = get_type_hints(cls)
         for name in raw:
-            if not _fits(raw[name], hints[name]):
+            if not fits(raw[name], hints[name]):
                 expected = cls.__annotations__[name]  # as written, e.g. "list[str] | None"
                 raise self.fail(f"{prefix}{name}", f"expected {expected}, got {raw[name]!r}")
         return parsed
@@ -252,39 +260,7 @@ class _Checker:
         return [s for s in SCENARIO_NAMES if s in resolved]
 
 
-def _key_lines(text: str) -> dict[str, int]:
-    """The line of every key of a YAML text, nested keys dotted (``eval.limit``)."""
-    lines: dict[str, int] = {}
-
-    def walk(node: yaml.Node | None, prefix: str) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                lines[f"{prefix}{key.value}"] = key.start_mark.line + 1
-                walk(value, f"{prefix}{key.value}.")
-
-    walk(yaml.compose(text), "")
-    return lines
-
-
-def _fits(value: Any, hint: Any) -> bool:
-    """Whether a YAML value has the declared type (``int`` is not ``bool``; ``float`` takes ints)."""
-    origin, args = get_origin(hint), get_args(hint)
-    if hint is Any:
-        return True
-    if origin in (Union, UnionType):
-        return any(_fits(value, arg) for arg in args)
-    if origin is list:
-        return isinstance(value, list) and all(_fits(v, args[0]) for v in value)
-    if origin is dict:
-        return isinstance(value, dict) and all(
-            _fits(k, args[0]) and _fits(v, args[1]) for k, v in value.items()
-        )
-    if hint in (int, float):
-        return isinstance(value, (int, float) if hint is float else int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _read_yaml(path: Path, what: str) -> tuple[dict[str, Any], str]:
+def _read_yaml(path: Path, what: str) -> dict[str, Any]:
     if not path.is_file():
         raise StudyConfigError(f"{path}: {what} not found")
     text = path.read_text(encoding="utf-8")
@@ -294,7 +270,7 @@ def _read_yaml(path: Path, what: str) -> tuple[dict[str, Any], str]:
         raise StudyConfigError(f"{path}: invalid YAML: {err}") from None
     if not isinstance(value, dict):
         raise StudyConfigError(f"{path}: expected a YAML mapping")
-    return value, text
+    return value
 
 
 def load_study(path: str | Path, out: str | Path | None = None) -> Study:
@@ -303,8 +279,8 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
         path = study_config(path)
     except FileNotFoundError as err:
         raise StudyConfigError(str(err)) from None
-    raw, text = _read_yaml(path, "study file")
-    check = _Checker(path, text)
+    raw = _read_yaml(path, "study file")
+    check = _Checker(path)
     study_file: StudyFile = check.parse(StudyFile, raw)
     for key in ("methods", "recipes", "accelerate_config", "splits", "eval"):
         if not getattr(study_file, key):
@@ -321,20 +297,37 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
             recipe = recipe_config(study_file.recipes[method])
         except FileNotFoundError as err:
             raise check.fail(f"recipes.{method}", str(err)) from None
-        base_configs[method] = _read_yaml(recipe, f"recipes.{method} config")[0]
+        base_configs[method] = _read_yaml(recipe, f"recipes.{method} config")
     try:
         accelerate_config = find_accelerate_config(study_file.accelerate_config)
     except FileNotFoundError as err:
         raise check.fail("accelerate_config", str(err)) from None
     splits = {}
     for split, names in study_file.splits.items():
+        if not FILE_NAME.fullmatch(split):
+            raise check.fail(f"splits.{split}", f"a split name may hold only {FILE_NAME_RULE}")
         splits[split] = check.scenarios(f"splits.{split}", names)
         if len(splits[split]) == len(SCENARIO_NAMES):
             raise check.fail(f"splits.{split}", "trains on all seven scenarios; a split must hold one out")
     for key in ("reward_presets", "seeds"):
         if not getattr(study_file, key):
             raise check.fail(key, "expected a non-empty list")
+    for preset in study_file.reward_presets:
+        if preset not in PRESETS:
+            raise check.fail(
+                "reward_presets", f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}"
+            )
+    for key, value in study_file.env.items():
+        if not VARIABLE_NAME.fullmatch(key):
+            raise check.fail(
+                f"env.{key}",
+                "not an environment variable name (letters, digits and '_', not starting with a digit)",
+            )
+        if "\0" in str(value):
+            raise check.fail(f"env.{key}", "a value cannot hold a NUL character")
     for key, value in study_file.train_overrides.items():
+        if not VARIABLE_NAME.fullmatch(key):
+            raise check.fail(f"train_overrides.{key}", "not a recipe argument name (letters, digits and '_')")
         if key in CELL_FLAGS:
             raise check.fail(f"train_overrides.{key}", "set by the study for each cell; remove it")
         if value is None:
@@ -350,6 +343,8 @@ def load_study(path: str | Path, out: str | Path | None = None) -> Study:
     if evaluation.limit is not None and evaluation.limit < 1:
         raise check.fail("eval.limit", f"expected a positive integer, got {evaluation.limit!r}")
     name = study_file.name or path.stem
+    if not FILE_NAME.fullmatch(name):
+        raise check.fail("name", f"{name!r}: a study name may hold only {FILE_NAME_RULE}")
     study = Study(
         path=path,
         name=name,

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 from transformers import GenerationConfig
 
+from data.outdir import OutputFolder
 from data.stage import Stage
 from proactive.cli import command_parser
 from proactive.tiny.archs import ARCHS, TinyArch, TinySize
@@ -173,7 +174,9 @@ def tiny_model_stage(out_dir: str | os.PathLike, build_args: dict) -> Stage:
 def main(argv: list[str] | None = None) -> int:
     parser = command_parser("proactive tiny-model", __doc__)
     parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
-    parser.add_argument("--out", required=True, type=Path, help="folder to write the model to")
+    parser.add_argument(
+        "--out", required=True, type=Path, action=OutputFolder, help="folder to write the model to"
+    )
     parser.add_argument("--tokenizer", default="bpe", choices=TOKENIZER_KINDS)
     parser.add_argument("--image-size", type=int, default=56)
     parser.add_argument("--seed", type=int, default=0)

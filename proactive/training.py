@@ -16,6 +16,7 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -43,6 +44,7 @@ from proactive.recipe_args import (
     RecipeConfigError,
     parse_recipe_args,
 )
+from proactive.recipe_checks import check_before_loading
 from proactive.vision_modules import quantization_skip_modules
 
 logger = logging.getLogger(__name__)
@@ -392,10 +394,12 @@ def run_recipe(
     trainer, train and save (then evaluate when asked); a configuration or input error exits 2 in one line."""
     try:
         script_args, training_args, model_args = parse_recipe_args(config_class, argv)
+        check_before_loading(script_args, training_args)
         setup_logging(recipe_log_level(training_args))
         trainer, run = build_trainer(script_args, training_args, model_args)
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        if os.environ.get("LOCAL_RANK", "0") == "0":  # once per machine under a multi-process launch
+            print(f"error: {err}", file=sys.stderr)
         return 2
     train_and_save(trainer, run)
     return 0

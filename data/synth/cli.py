@@ -8,6 +8,7 @@ import argparse
 import time
 from typing import Any
 
+from data.outdir import OutputFolder
 from data.scenarios import SCENARIO_NAMES, SCENARIOS
 from data.synth.generate import generate_benchmark
 
@@ -39,7 +40,7 @@ def format_summary(summary: dict[str, dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="proactive synth", description=__doc__)
-    parser.add_argument("--out", required=True, help="benchmark folder to write")
+    parser.add_argument("--out", required=True, action=OutputFolder, help="benchmark folder to write")
     parser.add_argument(
         "--per-scenario", type=int, required=True, help="records the loader keeps, per scenario"
     )

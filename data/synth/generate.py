@@ -33,6 +33,7 @@ MAKERS: dict[str, Callable[[int, random.Random, int], Sample]] = {
 }
 WEAK_OCCLUSION_EVERY = 9  # VSOD: one weak-occlusion record (dropped by the loader) per this many kept ones
 PNG_COMPRESS_LEVEL = 1
+MIN_SIZE = 32  # the smallest image side the drawings fit in
 
 
 class GeneratorError(RuntimeError):
@@ -165,8 +166,8 @@ def generate_benchmark(
     """
     if per_scenario < 1:
         raise ValueError(f"per_scenario must be at least 1, got {per_scenario}")
-    if size < 32:
-        raise ValueError(f"size must be at least 32 pixels, got {size}")
+    if size < MIN_SIZE:
+        raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
     stage = benchmark_stage(out_dir, per_scenario, seed, size, scenarios)
     out = stage.begin()
     summary = {

@@ -172,8 +172,9 @@ def _only(value: Any, names: frozenset[str]) -> Any:
 class Benchmark:
     """Records of a benchmark folder, loaded per scenario when first asked (None where it is missing)."""
 
-    def __init__(self, folder: str | Path | None) -> None:
+    def __init__(self, folder: str | Path | None, label: str | None = None) -> None:
         self.folder = Path(folder) if folder else None
+        self.label = label or str(self.folder or "unknown")  # how the page names the folder
         self._records: dict[str, dict[int, Record]] = {}
         self.problems: list[str] = []
 
@@ -284,7 +285,7 @@ def episode_detail(
     if record is not None:
         notes.append(("ground truth", record.answer, "text"))
     elif benchmark.available:
-        notes.append(("benchmark", f"record {result.record_id} not found in {benchmark.folder}", "text"))
+        notes.append(("benchmark", f"record {result.record_id} not found in {benchmark.label}", "text"))
     if departure:
         notes.append(("replay", departure, "text"))
     notes += [_raw(k, v) for k, v in raw.items() if k not in _EPISODE_FIELDS]
@@ -352,17 +353,22 @@ def _describe(run: EvalRun) -> str:
 
 
 def eval_page(
-    runs: Sequence[EvalRun], out_dir: str | Path, data_dir: str | Path | None = None, title: str | None = None
+    runs: Sequence[EvalRun],
+    out_dir: str | Path,
+    data_dir: str | Path | None = None,
+    title: str | None = None,
+    data_label: str | None = None,
 ) -> Page:
     """The page of ``runs`` (one run, or several compared episode by episode), thumbnails written to
-    ``out_dir``. ``data_dir`` replaces the benchmark folder the runs' configs name."""
+    ``out_dir``. ``data_dir`` replaces the benchmark folder the runs' configs name; ``data_label`` is how
+    the page names it (default: its path)."""
     folders = {str(data_dir)} if data_dir else {r.config.get("data") for r in runs} - {None}
     if len(folders) > 1:
         raise ViewInputError(
             f"the runs used different benchmark folders ({', '.join(sorted(folders))}); compare runs of one "
             "benchmark, or pass --data to show them against one"
         )
-    benchmark = Benchmark(next(iter(folders), None))
+    benchmark = Benchmark(next(iter(folders), None), data_label)
     if not benchmark.available:
         where = (
             f"benchmark folder {benchmark.folder} not found" if benchmark.folder else "no benchmark folder"
@@ -406,7 +412,7 @@ def eval_page(
     labels = ", ".join(run.label for run in runs)
     return Page(
         title=title or f"ProactiveBench episodes: {labels}",
-        subtitle=f"{len(keys)} episodes; runs: {labels}; benchmark: {benchmark.folder or 'unknown'}",
+        subtitle=f"{len(keys)} episodes; runs: {labels}; benchmark: {benchmark.label}",
         runs=[run.label for run in runs],
         facets=[Facet("scenario", "scenario", scenarios), Facet("mode", "mode", modes)],
         tags=tags_shown,

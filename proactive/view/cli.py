@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from data.outdir import OutputFolder
 from data.records import BenchmarkFormatError
 from eval.report_cli import _labels
 from eval.results import ResultFormatError
@@ -54,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "runs", nargs="+", metavar="RUN_DIR", help="eval run folders, or one GRPO output folder"
     )
-    parser.add_argument("--out", required=True, help="folder for index.html and view_files/")
+    parser.add_argument(
+        "--out", required=True, action=OutputFolder, help="folder for index.html and view_files/"
+    )
     parser.add_argument("--labels", nargs="+", help="one label per run (default: the folder names)")
     parser.add_argument("--data", help="benchmark folder (default: the one the runs' config.json names)")
     parser.add_argument("--title", help="the page's title")
