@@ -57,7 +57,7 @@ def grpo_row(state: TurnState, answer: str, data_dir: str | Path) -> dict[str, A
     """One GRPO example: the conversational prompt, the view, and what the reward needs to judge it."""
     return {
         "prompt": [user_message(state.prompt)],
-        "image": open_view(data_dir, state.image, state.crop),
+        "image": open_view(data_dir, state.image, state.crop, owner=state.record_name),
         "options": list(state.options),
         "accepted_options": list(state.accepted_options),
         "categories": list(state.categories),
@@ -103,7 +103,7 @@ def _sft_single_rows(episode: Episode, data_dir: str | Path, answer_format: str)
                 user_message(state.prompt),
                 assistant_message(format_target(turn.answer, state, answer_format)),
             ],
-            "image": open_view(data_dir, state.image, state.crop),
+            "image": open_view(data_dir, state.image, state.crop, owner=state.record_name),
             "step": state.step,
             "scenario": state.scenario,
             "record_id": state.record_id,
@@ -119,7 +119,7 @@ def _sft_multi_row(episode: Episode, data_dir: str | Path, answer_format: str) -
             user_message(state.prompt),
             assistant_message(format_target(turn.answer, state, answer_format)),
         ]
-        images.append(open_view(data_dir, state.image, state.crop))
+        images.append(open_view(data_dir, state.image, state.crop, owner=state.record_name))
     return {
         "messages": messages,
         "images": images,

@@ -10,17 +10,26 @@ from __future__ import annotations
 import copy
 import random
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from data.parsing import Judgement, Outcome, judge_answer
 from data.prompts import mcqa_prompt
-from data.records import Record
-from data.scenarios import ACTION_KEYWORDS, COCO_ZOOM_HINT, SCENARIOS, Action, is_abstain
+from data.records import BenchmarkFormatError, Record
+from data.scenarios import (
+    ACTION_KEYWORDS,
+    COCO_ZOOM_HINT,
+    RESIZE_SHORT_EDGE,
+    SCENARIOS,
+    Action,
+    is_abstain,
+)
 
 Box = tuple[float, float, float, float]  # PIL crop box: left, top, right, bottom
 
 STEP_LIMIT = "step_limit"
 OUT_OF_RANGE = "out_of_range"  # random-action mode only: the random action left the video
+REJECTED_IMAGE = "rejected_image"  # the model's processor refused the view; the turn is not counted
 
 
 def view_key(image: str, crop: Box | None) -> str:
@@ -45,6 +54,7 @@ class TurnState:
     accepted_options: tuple[str, ...]  # options that trigger an intervention now
     accepted_categories: tuple[str, ...]  # the correct category, or () when answering is not allowed yet
     informative: bool | None  # whether the view shows the answer; None when unknown
+    short_edge: int | None = None  # resize mode: the view is resized to this short side (official transform)
 
     @property
     def choices(self) -> tuple[str, ...]:
@@ -61,8 +71,9 @@ class TurnState:
         return view_key(self.image, self.crop)
 
     @property
-    def proactive_options(self) -> tuple[str, ...]:
-        return tuple(o for o in self.options if not is_abstain(o))
+    def record_name(self) -> str:
+        """The record, as error messages name it ("QuickDraw record 3")."""
+        return f"{self.scenario} record {self.record_id}"
 
     def judge(self, answer: str) -> Judgement:
         return judge_answer(
@@ -82,7 +93,7 @@ class Turn:
 
 def _remove_first(options: list[str], text: str, where: str) -> None:
     if text not in options:
-        raise ValueError(
+        raise BenchmarkFormatError(
             f"{where}: option {text!r} is required by the scenario rules but missing from 'options'"
         )
     options.remove(text)
@@ -98,6 +109,7 @@ class Episode:
     rng: random.Random | None = (
         None  # set: the official control that maps any accepted option to a random action
     )
+    resize: bool = False  # the official resize_samples mode: views resized to a 224-pixel short side
     image_id: int = field(init=False)
     last_action: Action | None = field(init=False, default=None)
     turns: list[Turn] = field(init=False, default_factory=list)
@@ -175,6 +187,9 @@ class Episode:
         if self.hint:
             question = f"{question} {self._hint_text()}"
         informative = self._informative(image, crop)
+        # Official: the resize transform replaces the identity; COCO's crop transform replaces it instead,
+        # so COCO ignores the mode except on its uncropped reference image.
+        short_edge = RESIZE_SHORT_EDGE if self.resize and crop is None else None
         return TurnState(
             scenario=self.record.scenario,
             record_id=self.record.id,
@@ -187,6 +202,7 @@ class Episode:
             accepted_options=tuple(accepted_options),
             accepted_categories=tuple(accepted_categories),
             informative=informative,
+            short_edge=short_edge,
         )
 
     def _displayed_image(self) -> str:
@@ -223,6 +239,14 @@ class Episode:
             self.end_reason = end_reason
         return turn
 
+    def reject_view(self) -> None:
+        """End the episode at the current view without a turn: the model's processor refused the image
+        (e.g. a very thin COCO crop). The official loop breaks out of the episode there, so the turn is
+        not counted: psr is ``num_turns - 1`` of the turns before it (-1 when it was the first view)."""
+        self.state()  # raises when the episode has already ended
+        self.done = True
+        self.end_reason = REJECTED_IMAGE
+
     def fork(self) -> Episode:
         """An independent copy of the episode in progress (its state is plain attributes plus the turns)."""
         clone = copy.copy(self)
@@ -237,7 +261,9 @@ class Episode:
         for key, act in allowed:
             if key in chosen:
                 return act
-        raise ValueError(f"{self.record.source}: option {option!r} names no action of {self.record.scenario}")
+        raise BenchmarkFormatError(
+            f"{self.record.source}: option {option!r} names no action of {self.record.scenario}"
+        )
 
 
 class RODEpisode(Episode):
@@ -505,19 +531,23 @@ EPISODE_CLASSES: dict[str, type[Episode]] = {
 
 
 def make_episode(
-    record: Record, hint: bool = False, reference: bool = False, rng: random.Random | None = None
+    record: Record,
+    hint: bool = False,
+    reference: bool = False,
+    rng: random.Random | None = None,
+    resize: bool = False,
 ) -> Episode:
-    """A fresh episode of ``record`` under the chosen mode (hint, reference image, random actions)."""
-    return EPISODE_CLASSES[record.scenario](record, hint=hint, reference=reference, rng=rng)
+    """A fresh episode of ``record`` under the chosen mode (hint, reference image, random actions, resize)."""
+    return EPISODE_CLASSES[record.scenario](record, hint=hint, reference=reference, rng=rng, resize=resize)
 
 
-def reachable_states(record: Record, hint: bool = False) -> list[TurnState]:
-    """Every distinct state an episode of ``record`` can reach by accepted interventions, breadth first.
+def reachable_episodes(record: Record, hint: bool = False) -> Iterator[Episode]:
+    """An episode in progress at every distinct state of ``record`` reachable by accepted interventions,
+    breadth first (its turns are the path that reached the state).
 
-    States alike in view, offered options and accepted answers are one single-turn example; the first
-    reached (fewest turns) stands for all of them.
+    States alike in view, offered options and accepted answers are one state; the first reached (fewest
+    turns) stands for all of them.
     """
-    states: list[TurnState] = []
     seen: set[tuple] = set()
     queue = deque([make_episode(record, hint=hint)])
     while queue:
@@ -527,13 +557,18 @@ def reachable_states(record: Record, hint: bool = False) -> list[TurnState]:
         if signature in seen:
             continue
         seen.add(signature)
-        states.append(state)
+        yield episode
         for option in state.accepted_options:
             child = episode.fork()
             child.step(option)
             if not child.done:
                 queue.append(child)
-    return states
+
+
+def reachable_states(record: Record, hint: bool = False) -> list[TurnState]:
+    """Every distinct state an episode of ``record`` can reach by accepted interventions, breadth first
+    (one single-turn example each; see :func:`reachable_episodes`)."""
+    return [episode.state() for episode in reachable_episodes(record, hint)]
 
 
 def image_path_for(record: Record) -> set[str]:

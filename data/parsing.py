@@ -84,10 +84,6 @@ class Judgement:
     option: str | None = None  # the option chosen, when the answer named an option
     category: str | None = None  # the category chosen, when the answer named a category
 
-    @property
-    def ends_episode(self) -> bool:
-        return self.outcome is not Outcome.INTERVENTION
-
 
 def judge_answer(
     answer: str,

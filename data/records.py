@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -10,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from data.filters import IdFilter, filter_from_correctness, official_filter
-from data.jsonl import decode_lines
+from data.jsonl import decode_lines, decode_utf8
+from data.paths import OutsideFolderError, inside_folder
 from data.scenarios import SCENARIO_NAMES, SCENARIOS, resolve_scenario
 
 
@@ -20,6 +23,10 @@ class BenchmarkFormatError(ValueError):
 
 class ImageNotFoundError(FileNotFoundError):
     """An image a record refers to is not on disk; the message names the path."""
+
+
+class BadImageError(BenchmarkFormatError):
+    """An image file that is not an image, or is truncated or corrupt; the message names the path."""
 
 
 _COMMON_FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -108,6 +115,8 @@ def _check_type(where: str, name: str, value: Any, expected: type | tuple[type, 
         raise BenchmarkFormatError(
             f"{where}: field {name!r}: expected {_type_name(expected)}, got {type(value).__name__} {value!r:.60}"
         )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BenchmarkFormatError(f"{where}: field {name!r}: expected a finite number, got {value}")
 
 
 def parse_record(scenario: str, raw: Any, where: str) -> Record:
@@ -133,6 +142,9 @@ def parse_record(scenario: str, raw: Any, where: str) -> Record:
             raise BenchmarkFormatError(f"{where}: field {name!r}: missing (required for {scenario})")
         _check_type(where, name, raw[name], _EXTRA_FIELDS[name])
         extras[name] = raw[name]
+    for name in ("step_size", "max_steps"):
+        if name in extras and extras[name] < 1:
+            raise BenchmarkFormatError(f"{where}: field {name!r}: must be at least 1, got {extras[name]}")
     if "valid_images" in extras:
         for i, item in enumerate(extras["valid_images"]):
             _check_type(where, f"valid_images[{i}]", item, int)
@@ -212,17 +224,25 @@ def load_scenario(
     "none" keeps everything, "auto" (default) is "official" except for a synthetic folder (one with a
     ``synthetic.json`` marker), or pass an :class:`IdFilter`. VSOD records whose ``strong_occlusions``
     is false are dropped, as the official loader does. Every dropped record is counted in the report.
+
+    Every image path of every record must lie inside ``data_dir`` once symlinks are resolved (no
+    absolute path, no ``..``); ``check_images`` also opens each image of the kept records. Any
+    problem, an empty file included, is a :class:`BenchmarkFormatError` naming file, line and field.
     """
     scenario = resolve_scenario(scenario)
     path = scenario_path(data_dir, scenario)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such benchmark file (is {data_dir} a ProactiveBench folder?)")
+    _check_inside(data_dir, path)
     id_filter = resolve_id_filter(data_dir, id_filter)
     informative = _read_informative(data_dir, scenario)
+    sidecar = str(informative_path(data_dir, scenario))
     report = LoadReport(scenario, str(path))
     records: list[Record] = []
     seen: dict[int, str] = {}
-    with open(path, encoding="utf-8") as handle:
+    inside: set[str] = set()  # paths already found inside the folder
+    readable: set[str] = set()  # images already found readable (check_images)
+    with open(path, "rb") as handle:
         for where, raw in decode_lines(handle, str(path), BenchmarkFormatError):
             record = parse_record(scenario, raw, where)
             report.read += 1
@@ -231,38 +251,120 @@ def load_scenario(
                     f"{where}: field 'id': {record.id} already used at {seen[record.id]}"
                 )
             seen[record.id] = where
+            images = _image_paths_inside(record, data_dir, inside)
             if record.extras.get("strong_occlusions") is False:
                 report.dropped["weak occlusion (strong_occlusions=false)"] += 1
                 continue
             if id_filter is not None and not id_filter.keeps(scenario, record.id):
                 report.dropped[f"not in {id_filter.name}"] += 1
                 continue
-            if informative is not None:
-                views = informative.get(str(record.id))
-                if views is None:
-                    raise BenchmarkFormatError(
-                        f"{informative_path(data_dir, scenario)}: field {str(record.id)!r}: missing (record at {where})"
-                    )
-                record = replace(record, informative_views=frozenset(views))
             if check_images:
-                for image in record_image_paths(record):
-                    if not (Path(data_dir) / image).is_file():
-                        raise ImageNotFoundError(
-                            f"{Path(data_dir) / image}: image of record {record.id} ({where}) not found"
-                        )
+                _check_image_files(record, images, data_dir, readable)
+            if informative is not None:
+                record = _with_informative_views(record, informative, sidecar, data_dir, inside)
             records.append(record)
+    if report.read == 0:
+        raise BenchmarkFormatError(f"{path}: no records (the file is empty)")
     report.kept = len(records)
     return ScenarioData(records, report)
 
 
-def _read_informative(data_dir: str | Path, scenario: str) -> dict[str, list[str]] | None:
+def _check_inside(data_dir: str | Path, path: Path) -> None:
+    """Refuse a benchmark file that is a symlink leading out of ``data_dir``."""
+    try:
+        inside_folder(data_dir, path.name)
+    except OutsideFolderError as err:
+        raise BenchmarkFormatError(f"{path}: {err}") from None
+
+
+def _image_paths_inside(record: Record, data_dir: str | Path, inside: set[str]) -> list[str]:
+    """Every image ``record`` can show; each must lie inside ``data_dir`` (paths in ``inside`` already do).
+
+    A bad ``image_template`` placeholder or a path leading out of the folder names the record's line.
+    """
+    where = record.source
+    try:
+        images = record_image_paths(record)
+    except KeyError as err:
+        raise BenchmarkFormatError(
+            f"{where}: field 'image_template': unknown placeholder {{{err.args[0]}}} in {record.image_template!r:.80}"
+        ) from None
+    except (IndexError, ValueError, AttributeError, TypeError) as err:
+        raise BenchmarkFormatError(
+            f"{where}: field 'image_template': cannot fill {record.image_template!r:.80} ({err})"
+        ) from None
+    for image in images:
+        if image not in inside:
+            try:
+                inside_folder(data_dir, image)
+            except OutsideFolderError as err:
+                raise BenchmarkFormatError(f"{where}: field 'image_template': {err}") from None
+            inside.add(image)
+    return images
+
+
+def _check_image_files(record: Record, images: list[str], data_dir: str | Path, readable: set[str]) -> None:
+    """Each image exists and reads as an image (paths in ``readable`` already do)."""
+    from data.images import check_image
+
+    for image in images:
+        if image not in readable:
+            check_image(data_dir, image, owner=f"record {record.id} ({record.source})")
+            readable.add(image)
+
+
+def _with_informative_views(
+    record: Record, informative: dict[str, Any], sidecar: str, data_dir: str | Path, inside: set[str]
+) -> Record:
+    """``record`` with its views from ``sidecar``, which must list them (as strings inside the folder)."""
+    views = informative.get(str(record.id))
+    if views is None:
+        raise BenchmarkFormatError(
+            f"{sidecar}: field {str(record.id)!r}: missing (record at {record.source})"
+        )
+    _check_type(sidecar, str(record.id), views, list)
+    for i, view in enumerate(views):
+        field_name = f"{record.id}[{i}]"
+        _check_type(sidecar, field_name, view, str)
+        if view in inside:
+            continue
+        try:
+            inside_folder(data_dir, view)
+        except OutsideFolderError as err:
+            raise BenchmarkFormatError(f"{sidecar}: field {field_name!r}: {err}") from None
+        inside.add(view)
+    return replace(record, informative_views=frozenset(views))
+
+
+def _read_informative(data_dir: str | Path, scenario: str) -> dict[str, Any] | None:
     path = informative_path(data_dir, scenario)
     if not path.is_file():
         return None
+    _check_inside(data_dir, path)
+    text = decode_utf8(path.read_bytes(), str(path), BenchmarkFormatError)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        informative = json.loads(text)
     except json.JSONDecodeError as err:
         raise BenchmarkFormatError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+    except (ValueError, RecursionError) as err:
+        raise BenchmarkFormatError(f"{path}: invalid JSON ({type(err).__name__}: {err})") from None
+    if not isinstance(informative, dict):
+        raise BenchmarkFormatError(
+            f"{path}: expected a JSON object (record id -> views), got {type(informative).__name__}"
+        )
+    return informative
+
+
+def records_fingerprint(records: Iterable[Record]) -> str:
+    """A short hash of the records' content (every field and informative view, in order): a run's data identity."""
+    digest = hashlib.sha256()
+    for record in records:
+        line = record.to_json()
+        line["scenario"] = record.scenario
+        views = record.informative_views
+        line["informative_views"] = sorted(views) if views is not None else None
+        digest.update(json.dumps(line, sort_keys=True).encode("utf-8") + b"\n")
+    return digest.hexdigest()[:16]
 
 
 def load_benchmark(

@@ -84,6 +84,8 @@ class Scenario:
     pre_prompt: str = ""
     reference_prompt: str | None = None
     extra_fields: tuple[str, ...] = ()
+    cot_prompt: str | None = None  # chain of thought written before the answer in in-context examples
+    icl_short_edge: int | None = None  # in-context example images, resized under the resize mode
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -94,6 +96,8 @@ SCENARIOS: dict[str, Scenario] = {
             "ROD",
             hint="Hint: moving the occluding object might reveal what is behind it.",
             reference_prompt="What type of object is in the image?",
+            cot_prompt="I cannot see what is behind the occluding object. Moving the occluding object might reveal its position. So, first, I need to move the occluding object and then answer the question. Therefore, the answer is:",
+            icl_short_edge=512,
         ),
         Scenario(
             "OcclusionDataSet-MM20",
@@ -107,6 +111,8 @@ SCENARIOS: dict[str, Scenario] = {
             "MVP-N",
             hint="Hint: rotating the object could provide a more informative view.",
             extra_fields=("valid_images",),
+            cot_prompt="I cannot tell which object is this. Rotating the object or changing the viewpoint might provide a more informative view. So, first, I need to rotate the object or change the viewpoint and then answer the question. Therefore, the answer is:",
+            icl_short_edge=112,
         ),
         Scenario(
             "ImageNet-C",
@@ -135,6 +141,8 @@ SCENARIOS: dict[str, Scenario] = {
     )
 }
 COCO_ZOOM_HINT = "Hint: zooming out could help with classification."
+# The resize mode (official resize_samples): every view's short side, COCO crops excepted.
+RESIZE_SHORT_EDGE = 224
 
 SCENARIO_NAMES: tuple[str, ...] = tuple(SCENARIOS)
 _BY_SHORT = {s.short.lower(): s.name for s in SCENARIOS.values()}

@@ -15,7 +15,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from data.markdown import markdown_table  # noqa: E402
 from data.scenarios import SCENARIO_NAMES, SCENARIOS  # noqa: E402
+from eval.store import SUMMARY_FILE  # noqa: E402
 
 Summary = Mapping[str, Any]
 METRIC_LABELS = {
@@ -48,15 +50,30 @@ def scenario_columns(summaries: Sequence[Summary]) -> list[str]:
     return [n for n in SCENARIO_NAMES if n in names] + sorted(names - set(SCENARIO_NAMES))
 
 
-def _cell(block: Mapping[str, Any] | None, metric: str, with_ci: bool = True) -> str:
+def metric_digits(metric: str) -> int:
+    """Decimals a metric is shown with: 2 for psr (interventions per episode), 1 for percentages."""
+    return 2 if metric == "psr" else 1
+
+
+def ci_text(value: float, ci: Sequence[float] | None, digits: int, bold: bool = False) -> str:
+    """``value [lo, hi]`` with ``digits`` decimals (the value in bold when asked; no brackets without a CI)."""
+    text = f"{value:.{digits}f}"
+    text = f"**{text}**" if bold else text
+    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+
+
+def metric_cell(block: Mapping[str, Any] | None, metric: str, bold: bool = False) -> str:
+    """A summary block's ``metric`` with its 95% CI, as ``value [lo, hi]``; '–' when the block lacks it."""
     if not block or metric not in block:
         return "–"
-    digits = 2 if metric == "psr" else 1
-    text = f"{block[metric]:.{digits}f}"
-    ci = block.get(f"{metric}_ci")
-    if with_ci and ci:
-        text += f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
-    return text
+    return ci_text(block[metric], block.get(f"{metric}_ci"), metric_digits(metric), bold)
+
+
+def run_title(config: Mapping[str, Any]) -> str:
+    """The title of a run's report, from its ``config.json``: mode, model (or policy) and adapter."""
+    who = config.get("model") or config.get("policy")
+    adapter = f" + {config['adapter']}" if config.get("adapter") else ""
+    return f"ProactiveBench ({config.get('mode')}): {who}{adapter}"
 
 
 def summary_markdown(summary: Summary, title: str = "ProactiveBench evaluation") -> str:
@@ -66,9 +83,14 @@ def summary_markdown(summary: Summary, title: str = "ProactiveBench evaluation")
     rows.append(("**average**", summary["average"]))
     header = ["scenario", "n", *(METRIC_LABELS[m] for m in metrics)]
     lines = [f"# {title}", "", "Metrics with 95% percentile bootstrap confidence intervals.", ""]
-    lines += _table(
+    if summary.get("note"):
+        lines += [f"Note: {summary['note']}.", ""]
+    lines += markdown_table(
         header,
-        [[label, str(block.get("n", "–")), *(_cell(block, m) for m in metrics)] for label, block in rows],
+        [
+            [label, str(block.get("n", "–")), *(metric_cell(block, m) for m in metrics)]
+            for label, block in rows
+        ],
     )
     reasons = [r for r in summary["average"].get("end_reasons", {})]
     if reasons:
@@ -78,17 +100,11 @@ def summary_markdown(summary: Summary, title: str = "ProactiveBench evaluation")
             counts = block.get("end_reasons", {})
             total = sum(counts.values()) or 1
             body.append([label, *(f"{100 * counts.get(r, 0) / total:.1f}" for r in reasons)])
-        lines += _table(["scenario", *reasons], body)
+        lines += markdown_table(["scenario", *reasons], body)
     config = summary.get("config")
     if config:
         lines += ["", "## Configuration", "", "```json", json.dumps(config, indent=2, sort_keys=True), "```"]
     return "\n".join(lines) + "\n"
-
-
-def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(row) + " |" for row in body
-    ]
 
 
 def _bar_values(summary: Summary, metric: str, columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -139,10 +155,10 @@ def write_run_report(
 ) -> list[Path]:
     """``summary.json``, ``summary.md`` and one PNG per metric (``<metric>.png``) in ``run_dir``."""
     run_dir = Path(run_dir)
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     (run_dir / "summary.md").write_text(summary_markdown(summary, title), encoding="utf-8")
     plots = [plot_bars({"run": summary}, m, run_dir / f"{m}.png") for m in metrics_of(summary)]
-    return [run_dir / "summary.json", run_dir / "summary.md", *plots]
+    return [run_dir / SUMMARY_FILE, run_dir / "summary.md", *plots]
 
 
 def comparison_markdown(
@@ -167,13 +183,13 @@ def comparison_markdown(
             [
                 label,
                 *(
-                    _cell(s["average"] if c == AVERAGE else s.get("scenarios", {}).get(c), metric)
+                    metric_cell(s["average"] if c == AVERAGE else s.get("scenarios", {}).get(c), metric)
                     for c in columns
                 ),
             ]
             for label, s in runs.items()
         ]
-        lines += _table(["run", *(short(c) if c != AVERAGE else "avg" for c in columns)], body)
+        lines += markdown_table(["run", *(short(c) if c != AVERAGE else "avg" for c in columns)], body)
     return "\n".join(lines) + "\n"
 
 
@@ -216,10 +232,10 @@ def write_matrix(
         tables[metric] = [[None if math.isnan(v) else v for v in row] for row in values.tolist()]
         written.append(_heatmap(values, list(rows), labels, metric, out_dir / f"{name}_{metric}.png", title))
         body = [
-            [label, *("–" if math.isnan(v) else f"{v:.{2 if metric == 'psr' else 1}f}" for v in row)]
+            [label, *("–" if math.isnan(v) else f"{v:.{metric_digits(metric)}f}" for v in row)]
             for label, row in zip(rows, values, strict=True)
         ]
-        lines += [f"## {METRIC_LABELS.get(metric, metric)}", "", *_table(["", *labels], body), ""]
+        lines += [f"## {METRIC_LABELS.get(metric, metric)}", "", *markdown_table(["", *labels], body), ""]
     (out_dir / f"{name}.md").write_text("\n".join(lines), encoding="utf-8")
     (out_dir / f"{name}.json").write_text(json.dumps(tables, indent=2) + "\n", encoding="utf-8")
     return [*written, out_dir / f"{name}.md", out_dir / f"{name}.json"]
@@ -247,7 +263,7 @@ def _heatmap(
             ax.text(
                 j,
                 i,
-                f"{value:.{2 if metric == 'psr' else 1}f}",
+                f"{value:.{metric_digits(metric)}f}",
                 ha="center",
                 va="center",
                 fontsize=8,

@@ -1,10 +1,10 @@
 """Put several evaluation runs side by side (e.g. base vs SFT vs GRPO), with the paper's numbers.
 
-usage: proactive report RUN_DIR [RUN_DIR ...] --out DIR [--labels L ...] [--metrics acc psr ...] [--no-paper]
-
 Writes DIR/comparison.md (one table per metric, the paper's Table 1 / Table 3 rows beside runs of a
-model the paper evaluated), DIR/comparison.json, grouped bar plots DIR/comparison_<metric>.png and the
-cross-scenario matrix heatmaps DIR/matrix_<metric>.png (+ matrix.md, matrix.json).
+model the paper evaluated), DIR/comparison.json, grouped bar plots DIR/comparison_<metric>.png, the
+cross-scenario matrix heatmaps DIR/matrix_<metric>.png (+ matrix.md, matrix.json) and, linked from
+comparison.md, DIR/episodes/index.html: the runs' episodes side by side (``proactive view``; when every
+run folder holds its episodes.jsonl).
 """
 
 from __future__ import annotations
@@ -16,22 +16,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from data.outdir import OutputFolder
 from eval.paper import paper_rows
 from eval.report import comparison_markdown, metrics_of, plot_bars, scenario_columns, write_matrix
+from eval.store import EPISODES_FILE, read_summary
+from eval.view.episodes import write_eval_view
 
-
-def load_summary(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "summary.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no summary (run 'proactive eval --out {run_dir}' first)")
-    try:
-        summary = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-    for key in ("scenarios", "average"):
-        if not isinstance(summary.get(key), dict):
-            raise ValueError(f"{path}: field {key!r}: missing or not an object")
-    return summary
+EPISODES_DIR = "episodes"
 
 
 def _labels(run_dirs: Sequence[str], labels: Sequence[str] | None) -> list[str]:
@@ -49,9 +40,10 @@ def write_report(
     labels: Sequence[str] | None = None,
     metrics: Sequence[str] | None = None,
     paper: bool = True,
+    episodes: bool = True,
 ) -> list[Path]:
-    """Compare runs; return the files written."""
-    runs = {label: load_summary(d) for label, d in zip(_labels(run_dirs, labels), run_dirs, strict=True)}
+    """Compare runs (and, with ``episodes``, write the page of their episodes); return the files written."""
+    runs = {label: read_summary(d) for label, d in zip(_labels(run_dirs, labels), run_dirs, strict=True)}
     if len(runs) != len(run_dirs):
         raise ValueError("--labels: labels must be distinct")
     metrics = list(metrics or dict.fromkeys(m for s in runs.values() for m in metrics_of(s)))
@@ -67,10 +59,22 @@ def write_report(
     scenarios = scenario_columns(
         list(runs.values())
     )  # the paper's rows fill only the scenarios the runs hold
-    (out_dir / "comparison.md").write_text(comparison_markdown(rows, metrics, scenarios), encoding="utf-8")
+    markdown = comparison_markdown(rows, metrics, scenarios)
+    without = [d for d in run_dirs if not (Path(d) / EPISODES_FILE).is_file()]
+    if episodes and without:
+        print(
+            f"proactive report: no episodes page: {Path(without[0]) / EPISODES_FILE} not found",
+            file=sys.stderr,
+        )
+    page = write_eval_view(run_dirs, out_dir / EPISODES_DIR, list(runs)) if episodes and not without else None
+    if page is not None:
+        markdown += (
+            f"\nBrowse the episodes, side by side: [{EPISODES_DIR}/index.html]({EPISODES_DIR}/index.html)\n"
+        )
+    (out_dir / "comparison.md").write_text(markdown, encoding="utf-8")
     table = {label: {k: row[k] for k in ("scenarios", "average")} for label, row in rows.items()}
     (out_dir / "comparison.json").write_text(json.dumps(table, indent=2) + "\n", encoding="utf-8")
-    written = [out_dir / "comparison.md", out_dir / "comparison.json"]
+    written = [out_dir / "comparison.md", out_dir / "comparison.json", *([page] if page else [])]
     written += [
         plot_bars(runs, m, out_dir / f"comparison_{m}.png")
         for m in metrics
@@ -81,11 +85,10 @@ def write_report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="proactive report", description="Put several evaluation runs side by side."
-    )
+    title, _, details = __doc__.partition("\n\n")
+    parser = argparse.ArgumentParser(prog="proactive report", description=title, epilog=details)
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR")
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out", required=True, action=OutputFolder)
     parser.add_argument("--labels", nargs="+", help="one label per run (default: the folder names)")
     parser.add_argument(
         "--metrics",
@@ -95,9 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--no-paper", dest="paper", action="store_false", help="leave the paper's numbers out"
     )
+    parser.add_argument(
+        "--no-episodes", dest="episodes", action="store_false", help="no episodes page (proactive view)"
+    )
     args = parser.parse_args(argv)
     try:
-        written = write_report(args.runs, args.out, args.labels, args.metrics, args.paper)
+        written = write_report(args.runs, args.out, args.labels, args.metrics, args.paper, args.episodes)
     except (FileNotFoundError, ValueError) as err:
         print(f"proactive report: {err}", file=sys.stderr)
         return 2

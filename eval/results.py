@@ -36,14 +36,16 @@ class TurnResult:
 
 @dataclass(frozen=True)
 class JudgeResult:
-    """Open mode: the judge's raw text and its reading (suggestion, category, either)."""
+    """Open mode: exactly what the judge was given and wrote, and the verdict read from it."""
 
-    correct_answers: list[str]
-    output: str
+    correct_answers: list[str]  # the answer list shown to the judge
+    output: str  # the judge's text after its thinking, exactly as the verdict parser read it
     suggestion: int
     category: int
     aggregate: int
-    parsed: bool  # False when the judge's text held no usable 0/1 list (scored all zero)
+    parsed: bool  # False when the output held no 0/1 list of the expected length (scored all zero)
+    input_messages: list[dict[str, str]] = field(default_factory=list)  # the judge's chat input
+    expected_verdicts: int = 0  # how many 0/1 entries the parser required (the official count)
 
 
 @dataclass(frozen=True)

@@ -3,33 +3,38 @@
 At most ``max_live`` episodes are live at once (``batch_size`` by default); each round gathers their
 current states, asks the agent in batches of ``batch_size`` (sorted by prompt length to limit padding),
 steps every episode with its answer, hands the finished ones to ``on_result`` at once and refills the
-pool from the queue. A killed run therefore loses at most the episodes in flight.
+pool from the queue. A killed run therefore loses at most the episodes in flight. An answer of
+``REJECTED`` (the model's processor refused the view) ends its episode there without a turn, as the
+official loop breaks out of it.
 """
 
 from __future__ import annotations
 
 import random
 import zlib
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
 from data.environment import Episode, TurnState
+from data.icl import ICL_SCENARIOS, ExampleTurn, example_record, in_context_example
 from data.images import open_view
 from data.policies import POLICIES
 from data.prompts import assistant_message, user_message
-from eval.backends import Generator, Prompt
+from data.records import Record
+from eval.backends import REJECTED, Generator, Prompt
 from eval.results import EpisodeResult, episode_result
 
 Item = tuple[Episode, TurnState]
+RecordKey = tuple[str, int]  # scenario, record id
 
 
 class Agent(Protocol):
-    """Answers one batch of turns (one generate call for a model)."""
+    """Answers one batch of turns (one generate call for a model); REJECTED where a view was refused."""
 
-    def answer(self, batch: Sequence[Item]) -> list[str]: ...
+    def answer(self, batch: Sequence[Item]) -> list[str | None]: ...
 
 
 def stable_seed(seed: int, *parts: object) -> int:
@@ -55,29 +60,86 @@ class PolicyAgent:
         ]
 
 
-def conversation(episode: Episode, state: TurnState, data_dir: str | Path, history: bool) -> Prompt:
-    """The model input of one turn: the official prompt after the view's image, plus earlier turns with
-    their images when ``history`` is on. Images are opened here, one turn at a time."""
+@dataclass(frozen=True)
+class Modes:
+    """The official multiple-choice modes a run plays under (environment.py): the scenario's hint, the
+    224-pixel resize, and in-context examples, optionally with chain of thought and reduced steps."""
+
+    hint: bool = False
+    resize: bool = False
+    icl: bool = False
+    cot: bool = False
+    reduce_icl_steps: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.cot or self.reduce_icl_steps) and not self.icl:
+            raise ValueError(
+                "chain of thought and reduced steps shape the in-context examples: they need icl"
+            )
+
+
+def in_context_examples(
+    records: Iterable[Record], pool: Sequence[Record], modes: Modes, seed: int = 0
+) -> dict[RecordKey, list[ExampleTurn]]:
+    """The in-context example shown before each of ``records`` (ROD and MVP-N only: the official
+    environment has none for the other scenarios), drawn from ``pool``; empty unless ``modes.icl``."""
+    if not modes.icl:
+        return {}
+    return {
+        (record.scenario, record.id): in_context_example(
+            example_record(pool, record),
+            hint=modes.hint,
+            cot=modes.cot,
+            resize=modes.resize,
+            reduce_steps=modes.reduce_icl_steps,
+            rng=random.Random(stable_seed(seed, "icl", record.scenario, record.id)),
+        )
+        for record in records
+        if record.scenario in ICL_SCENARIOS
+    }
+
+
+def conversation(
+    episode: Episode,
+    state: TurnState,
+    data_dir: str | Path,
+    history: bool,
+    examples: Sequence[ExampleTurn] = (),
+) -> Prompt:
+    """The model input of one turn: the official prompt after the view's image, preceded by the
+    in-context example's turns (as user/assistant pairs with their images) and, when ``history`` is on,
+    by the episode's earlier turns. Images are opened here, one turn at a time."""
     messages, images = [], []
+    earlier = [(t.state, t.answer) for t in examples]
     if history:
-        for turn in episode.turns:
-            messages += [user_message(turn.state.prompt), assistant_message(turn.answer)]
-            images.append(open_view(data_dir, turn.state.image, turn.state.crop))
+        earlier += [(t.state, t.answer) for t in episode.turns]
+    for shown, answer in earlier:
+        messages += [user_message(shown.prompt), assistant_message(answer)]
+        images.append(open_view(data_dir, shown.image, shown.crop, shown.short_edge, owner=shown.record_name))
     messages.append(user_message(state.prompt))
-    images.append(open_view(data_dir, state.image, state.crop))
+    images.append(open_view(data_dir, state.image, state.crop, state.short_edge, owner=state.record_name))
     return Prompt(messages, images)
 
 
 @dataclass
 class ModelAgent:
-    """An image-text-to-text model answering the official MCQA prompt."""
+    """An image-text-to-text model answering the official MCQA prompt (after its record's in-context
+    example, if ``examples`` holds one)."""
 
     generator: Generator
     data_dir: str | Path
     history: bool = False
+    examples: Mapping[RecordKey, Sequence[ExampleTurn]] = field(default_factory=dict)
 
-    def answer(self, batch: Sequence[Item]) -> list[str]:
-        return self.generator.generate([conversation(e, s, self.data_dir, self.history) for e, s in batch])
+    def answer(self, batch: Sequence[Item]) -> list[str | None]:
+        return self.generator.generate(
+            [
+                conversation(
+                    e, s, self.data_dir, self.history, self.examples.get((s.scenario, s.record_id), ())
+                )
+                for e, s in batch
+            ]
+        )
 
 
 @dataclass(frozen=True)
@@ -123,7 +185,10 @@ def run_episodes(
             if len(answers) != len(chunk):
                 raise RuntimeError(f"agent returned {len(answers)} answers for {len(chunk)} turns")
             for (episode, _), answer in zip(chunk, answers, strict=True):
-                episode.step(answer)
+                if answer is REJECTED:
+                    episode.reject_view()
+                else:
+                    episode.step(answer)
         for job in live:
             if job.episode.done:
                 result = episode_result(job.mode, job.episode)

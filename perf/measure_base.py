@@ -42,7 +42,7 @@ from eval.cli import EvalConfig, evaluate
 from eval.metrics import bootstrap_ci
 from eval.results import MCQA, EpisodeResult
 from eval.rollout import conversation
-from proactive.quickstart_report import load_episodes
+from eval.store import read_episodes
 from proactive.tiny_models import BUILD_FILE, read_build_args
 
 SAMPLE_MAX_NEW_TOKENS = 16  # recipes/quickstart/grpo.yaml's max_completion_length
@@ -214,7 +214,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     began = time.perf_counter()
     summary = evaluate(config)
     eval_seconds = time.perf_counter() - began
-    episodes = load_episodes(Path(config.out))
+    episodes = read_episodes(Path(config.out))
     generator = load_hf_generator(args.model, device="cpu", dtype="float32")
     began = time.perf_counter()
     states = uninformative_states(data, scenarios, args.sample_states)

@@ -1,43 +1,38 @@
-"""Which modules a LoRA ``target_modules`` setting wraps, and a check that it wraps only the language model.
-
-Matching is PEFT's own (``check_target_module_exists``, ``all-linear`` expansion): a list entry matches a
-module whose name equals it or ends with ``.entry``; a string is a full-match regular expression.
-``check_recipe_config`` runs the check for a recipe YAML on the tiny twin of its model.
+"""Check that a recipe's LoRA adapter wraps only the language model, on the tiny twin of its model (offline).
 
 Names such as ``q_proj`` or ``gate_proj`` also occur in vision towers (CLIP/SigLIP attention, Qwen2.5-VL's
-vision MLP), so the plain lists put LoRA on the vision encoder too; ``LANGUAGE_ONLY_TARGETS`` gives, per
-architecture, regexes that select the language model only.
+vision MLP), so a plain list of names, or ``all-linear``, puts LoRA on the vision encoder too; the check
+names the modules it would reach and suggests a regex that selects the language model only
+(``LANGUAGE_ONLY_TARGETS``). Matching is PEFT's own: ``check_target_module_exists`` (a list entry matches a
+module whose name equals it or ends with ``.entry``; a string is a fully matched regex), and ``all-linear``
+is resolved by letting ``get_peft_model`` wrap a copy of the twin.
+
+Run it before launching a recipe on GPUs, with a config path or a shipped name:
+``proactive check-lora qwen2.5-vl-3b/grpo recipes/my-model/grpo.yaml``.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import yaml
-from peft import LoraConfig
-from peft.tuners.tuners_utils import _maybe_include_all_linear_layers, check_target_module_exists
+from peft import LoraConfig, get_peft_model
+from peft.tuners.lora import LoraLayer
+from peft.tuners.tuners_utils import check_target_module_exists
 from peft.utils import INCLUDE_LINEAR_LAYERS_SHORTHAND
 
+from proactive.cli import command_parser
+from proactive.configs import recipe_config
 from proactive.tiny.archs import ARCHS
 from proactive.tiny_models import build_tiny_model, twin_arch_for
-
-# A dotted name component that marks the vision tower or the vision-to-text projector.
-VISION_COMPONENTS = frozenset(
-    {
-        "visual",  # Qwen2-VL, Qwen2.5-VL, Qwen3-VL (its merger and deepstack mergers live inside)
-        "vision_tower",  # LLaVA, LLaVA-NeXT, LLaVA-OneVision, InternVL (-hf)
-        "vision_model",  # SmolVLM / Idefics3, older LLaVA layouts
-        "multi_modal_projector",  # LLaVA family, InternVL (-hf)
-        "merger",
-        "connector",  # SmolVLM / Idefics3 projector
-        "mlp1",  # InternVL (original remote-code layout) projector
-        "image_newline",
-    }
-)
+from proactive.vision_modules import is_vision_module
+from proactive.yaml_types import key_lines
 
 # Where the language model's decoder layers live, per tiny architecture (optionally under "model.").
 _LM_PREFIX = {
@@ -72,22 +67,18 @@ _LORA_WRAPPABLE = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.n
 TargetModules = str | Sequence[str]
 
 
-def is_vision_module(name: str) -> bool:
-    """Whether a module name lies in the vision tower or the multimodal projector."""
-    return any(part in VISION_COMPONENTS for part in name.split("."))
-
-
-def _config(target_modules: TargetModules, model: torch.nn.Module) -> LoraConfig:
-    targets = target_modules if isinstance(target_modules, str) else list(target_modules)
-    config = LoraConfig(target_modules=targets)
-    if isinstance(targets, str) and targets.lower() == INCLUDE_LINEAR_LAYERS_SHORTHAND:
-        config = _maybe_include_all_linear_layers(config, model)
-    return config
+def _all_linear(target_modules: TargetModules) -> bool:
+    return isinstance(target_modules, str) and target_modules.lower() == INCLUDE_LINEAR_LAYERS_SHORTHAND
 
 
 def resolve_lora_targets(model: torch.nn.Module, target_modules: TargetModules) -> list[str]:
     """The names of the modules PEFT would wrap for ``target_modules`` (a list, a regex string or ``all-linear``)."""
-    config = _config(target_modules, model)
+    targets = target_modules if isinstance(target_modules, str) else list(target_modules)
+    if _all_linear(targets):  # PEFT expands it while wrapping: wrap a copy and read the wrapped names
+        wrapped = get_peft_model(copy.deepcopy(model), LoraConfig(target_modules=targets, r=1))
+        names = (n for n, m in wrapped.base_model.model.named_modules() if isinstance(m, LoraLayer))
+        return list(names)
+    config = LoraConfig(target_modules=targets)
     return [name for name, _ in model.named_modules() if name and check_target_module_exists(config, name)]
 
 
@@ -152,17 +143,20 @@ def default_twin_cache() -> Path:
     )
 
 
-def check_recipe_config(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> list[str]:
-    """Check a recipe YAML's ``lora_target_modules`` on the tiny twin of its ``model_name_or_path``.
-
-    Returns the module names the adapter would wrap ([] when the recipe does not use PEFT).
-    """
+def check_recipe_config(
+    config: str | os.PathLike, cache_dir: str | os.PathLike | None = None, allow_vision: bool = False
+) -> list[str]:
+    """Check a recipe YAML's ``lora_target_modules`` (a path or a shipped name) on the tiny twin of its
+    ``model_name_or_path``. Returns the module names the adapter would wrap ([] when the recipe does not
+    use PEFT); raises ``ValueError`` naming the file, line and field."""
     from transformers import AutoModelForImageTextToText
 
-    path = Path(path)
-    text = path.read_text()
     try:
-        recipe = yaml.safe_load(text)
+        path = recipe_config(config)
+    except FileNotFoundError as err:
+        raise ValueError(str(err)) from None
+    try:
+        recipe = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML ({err})") from err
     if not isinstance(recipe, dict):
@@ -177,14 +171,33 @@ def check_recipe_config(path: str | os.PathLike, cache_dir: str | os.PathLike | 
         raise ValueError(f"{path}: field 'model_name_or_path': {err.args[0]}") from err
     folder = build_tiny_model(arch, Path(cache_dir or default_twin_cache()) / arch)
     model = AutoModelForImageTextToText.from_pretrained(folder)
-    where = f"{path}{_line_of(text, 'lora_target_modules')}: field 'lora_target_modules' (tiny twin {arch})"
-    return check_lora_targets(model, recipe.get("lora_target_modules"), where=where)
+    line = key_lines(path).get("lora_target_modules")
+    where = f"{path}{f':{line}' if line else ''}: field 'lora_target_modules' (tiny twin {arch})"
+    return check_lora_targets(model, recipe.get("lora_target_modules"), allow_vision, where)
 
 
-def _line_of(text: str, key: str) -> str:
-    """':LINE' of a top-level YAML key, or '' when it is absent."""
-    root = yaml.compose(text)
-    for key_node, _ in getattr(root, "value", []):
-        if getattr(key_node, "value", None) == key:
-            return f":{key_node.start_mark.line + 1}"
-    return ""
+def main(argv: list[str] | None = None) -> int:
+    parser = command_parser("proactive check-lora", __doc__)
+    parser.add_argument("configs", nargs="+", metavar="CONFIG", help="recipe YAML: a path or a shipped name")
+    parser.add_argument(
+        "--allow-vision", action="store_true", help="accept LoRA on the vision tower or projector"
+    )
+    parser.add_argument("--cache", type=Path, help="folder of the tiny twins (default: a temp folder)")
+    args = parser.parse_args(argv)
+    failed = 0
+    for config in args.configs:
+        try:
+            matched = check_recipe_config(config, args.cache, args.allow_vision)
+        except ValueError as err:
+            print(f"proactive check-lora: {err}", file=sys.stderr)
+            failed += 1
+            continue
+        if not matched:
+            print(f"{config}: no LoRA (use_peft is false)")
+            continue
+        kinds = sorted({name.rsplit(".", 1)[-1] for name in matched})
+        vision = sum(is_vision_module(name) for name in matched)
+        print(
+            f"{config}: LoRA on {len(matched)} modules ({', '.join(kinds)}), {vision} in the vision tower or projector"
+        )
+    return 1 if failed else 0

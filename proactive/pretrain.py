@@ -20,7 +20,6 @@ import io
 import json
 import os
 import random
-import shutil
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +36,14 @@ from data.images import open_view
 from data.prompts import assistant_message, user_message
 from data.records import SYNTHETIC_MARKER, Record, load_benchmark
 from data.scenarios import is_abstain
-from proactive.tiny_models import BUILD_FILE, build_tiny_model, read_build_args, tiny_build_args
+from data.stage import Stage
+from proactive.tiny_models import (
+    BUILD_FILE,
+    build_tiny_model,
+    read_build_args,
+    tiny_build_args,
+    tiny_model_stage,
+)
 from proactive.vision_warmup import view_dataset, warm_up_vision
 
 PRETRAIN_FORMAT = 1
@@ -99,7 +105,9 @@ def benchmark_digest(data_dir: str | Path) -> str:
 def _view_png(data_dir: Path, state: TurnState) -> dict[str, Any]:
     """The view as PNG bytes (what ``datasets.Image`` stores): a large pretraining set stays small in memory."""
     buffer = io.BytesIO()
-    open_view(data_dir, state.image, state.crop).save(buffer, format="PNG", compress_level=1)
+    open_view(data_dir, state.image, state.crop, owner=state.record_name).save(
+        buffer, format="PNG", compress_level=1
+    )
     return {"bytes": buffer.getvalue(), "path": None}
 
 
@@ -205,7 +213,7 @@ def train_full_weights(
         max_length=None,
         packing=False,
         padding_free=False,
-        gradient_checkpointing=False,
+        activation_checkpointing=False,
         logging_steps=max(1, args.steps // 10),
         save_strategy="no",
         report_to="none",
@@ -227,6 +235,19 @@ def train_full_weights(
     }
 
 
+def pretrain_stage(
+    arch: str,
+    out_dir: str | os.PathLike,
+    data: str | os.PathLike | SyntheticData,
+    args: PretrainArgs,
+    **build_kwargs: Any,
+) -> Stage:
+    """The pretrained model folder as a cached stage: done when ``tiny_model.json`` records the build
+    arguments with these pretraining arguments (and the data's recipe or digest) under ``build.pretrain``."""
+    pretrain = {"format": PRETRAIN_FORMAT, "data": _data_key(data), **asdict(args)}
+    return tiny_model_stage(out_dir, {**tiny_build_args(arch, **build_kwargs), "pretrain": pretrain})
+
+
 def pretrain_tiny_model(
     arch: str,
     out_dir: str | os.PathLike,
@@ -242,44 +263,34 @@ def pretrain_tiny_model(
     ``build_kwargs`` go to :func:`proactive.tiny_models.build_tiny_model` (tokenizer, image_size, seed,
     hidden_size, num_layers, vision_depth, vision_width).
     """
-    out = Path(out_dir)
-    pretrain = {"format": PRETRAIN_FORMAT, "data": _data_key(data), **asdict(args)}
-    build_file = out / BUILD_FILE
-    if build_file.is_file() and not overwrite:
-        existing = json.loads(build_file.read_text())
-        if existing.get("build", {}).get("pretrain") == pretrain and _same_build(
-            existing, arch, build_kwargs
-        ):
-            return out
-    if out.exists() and out.is_dir() and any(out.iterdir()) and not build_file.is_file():
-        raise FileExistsError(
-            f"{out}: exists and is not a tiny model folder (no {BUILD_FILE}); refusing to replace it"
-        )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.pretrain.", dir=out.parent))
-    try:
-        model_dir = build_tiny_model(arch, staging / "model", **build_kwargs)
-        data_dir = _pretraining_benchmark(data, staging / "data", tiny_build_args(arch, **build_kwargs))
-        records = [r for scenario in load_benchmark(data_dir).values() for r in scenario.records]
-        rows = pretrain_rows(records, data_dir, args)
-        kinds, per_scenario = row_kinds(rows), row_counts(rows)
-        print(f"pretraining on {len(rows)} rows from {data_dir}: {kinds}", flush=True)
-        dataset = pretrain_dataset(rows, args.seed)
-        views = view_dataset(rows) if args.vision_steps else None
-        del rows
-        metrics = train_full_weights(model_dir, dataset, args, staging / "trainer", views)
-        record = json.loads((model_dir / BUILD_FILE).read_text())
-        record["build"]["pretrain"] = pretrain
-        record["pretrain_metrics"] = {
-            "rows": len(dataset), "row_kinds": kinds, "scenario_rows": per_scenario, **metrics
-        }  # fmt: skip
-        (model_dir / BUILD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        model_dir.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+    stage = pretrain_stage(arch, out_dir, data, args, **build_kwargs)
+    if stage.done() and not overwrite:
+        return stage.folder
+
+    def build_and_pretrain(folder: Path) -> dict[str, Any]:
+        build_tiny_model(arch, folder, **build_kwargs)
+        with tempfile.TemporaryDirectory(prefix=".pretrain.", dir=folder.parent) as work_dir:
+            work = Path(work_dir)
+            data_dir = _pretraining_benchmark(data, work / "data", tiny_build_args(arch, **build_kwargs))
+            records = [r for scenario in load_benchmark(data_dir).values() for r in scenario.records]
+            rows = pretrain_rows(records, data_dir, args)
+            kinds, per_scenario = row_kinds(rows), row_counts(rows)
+            print(f"pretraining on {len(rows)} rows from {data_dir}: {kinds}", flush=True)
+            dataset = pretrain_dataset(rows, args.seed)
+            views = view_dataset(rows) if args.vision_steps else None
+            del rows
+            metrics = train_full_weights(folder, dataset, args, work / "trainer", views)
+        built = json.loads((folder / BUILD_FILE).read_text())
+        facts = {key: value for key, value in built.items() if key != "build"}
+        pretrain_metrics = {
+            "rows": len(dataset),
+            "row_kinds": kinds,
+            "scenario_rows": per_scenario,
+            **metrics,
+        }
+        return {**facts, "pretrain_metrics": pretrain_metrics}
+
+    return stage.build_staged(build_and_pretrain)
 
 
 def _data_key(data: str | os.PathLike | SyntheticData) -> str | dict[str, Any]:
@@ -306,9 +317,3 @@ def _pretraining_benchmark(
     )
     generate_benchmark(scratch, data.per_scenario, data.seed, build["image_size"])
     return scratch
-
-
-def _same_build(existing: dict[str, Any], arch: str, build_kwargs: dict[str, Any]) -> bool:
-    """Whether ``existing`` (a tiny_model.json) was built with ``arch`` and ``build_kwargs`` (defaults filled)."""
-    build = {key: value for key, value in existing.get("build", {}).items() if key != "pretrain"}
-    return build == tiny_build_args(arch, **build_kwargs)

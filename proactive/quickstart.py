@@ -1,34 +1,35 @@
 """Run the main job end to end: embedded tiny base -> synthetic data -> SFT warm start -> GRPO -> eval -> report.
 
-usage: proactive quickstart [--out outputs/quickstart] [--fast] [--pretrain] [--threads N]
-
-Stages (each prints its timing; each one's outputs carry a ``quickstart_stage.json`` stamp of its inputs,
-so a rerun redoes only what changed):
-1. the tiny base: the pretrained Qwen2-VL twin embedded in the package (proactive/tiny/base/, its
+Stages (each prints its timing; each output folder is a cached stage, data/stage.py, stamped with its
+inputs -- ``synthetic.json``, ``tiny_model.json`` or ``quickstart_stage.json`` -- so a rerun redoes only what
+changed):
+1. the tiny base: the pretrained Qwen2-VL twin embedded in the package (proactive/tiny/base/; its
    manifest.json says how it was made and what it measures); ``--pretrain`` rebuilds it into ``<out>/base``
-   with the manifest's ``proactive tiny-model --pretrain`` command instead (hours on a CPU; with ``--fast``,
-   a short version of it);
+   with the manifest's ``proactive tiny-model --pretrain`` command instead (an hour or more on a CPU; with
+   ``--fast``, a short version of it);
 2. two synthetic benchmarks with different seeds, at the base's image size: ``train`` (the recipe's
    episodes) and ``eval`` (fresh episodes, never trained on);
 3. the recipe: a LoRA SFT warm start (``recipes/sft.py --config recipes/quickstart/sft.yaml``), merged into
    a copy of the base, then LoRA GRPO from that merged model (``recipes/grpo.py --config
    recipes/quickstart/grpo.yaml``) with the ``proactive`` reward and, as a control, the paper's
-   ``paper_rp1.0`` -- the two GRPO runs in parallel, one torch thread each; every recipe runs through
-   ``accelerate launch`` (accelerate_configs/cpu.yaml);
+   ``paper_rp1.0`` as published (``GRPO_RUNS`` below: each run's flags, printed with its command) -- the
+   two GRPO runs in parallel, one torch thread each; every recipe runs through ``accelerate launch``
+   (accelerate_configs/cpu.yaml);
 4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and both GRPO
    adapters, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
-5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks) and, per scenario
-   group, ``proactive report``'s comparison tables and plots.
+5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks), per scenario
+   group ``proactive report``'s comparison tables and plots, and ``proactive view`` pages to browse the
+   episodes of every run and the GRPO runs' sampled completions.
 
 ``--fast`` runs the same stages at toy sizes from the same embedded base (the CI smoke run, a few minutes).
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -40,16 +41,38 @@ from typing import Any
 
 import yaml
 
+from data.outdir import OutputFolderError, check_output_folder
+from data.stage import Stage
+from proactive.cli import command_parser
+from proactive.configs import accelerate_config, recipe_config
 from proactive.embedded_base import weights_sha256
+from proactive.launch import recipe_launch, runnable
+from proactive.merge import merge_adapter
+from proactive.quickstart_report import CONTROL, TRAINED, Roles
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-RECIPE_DIR = REPO_ROOT / "recipes"
-CONFIG_DIR = RECIPE_DIR / "quickstart"
-ACCELERATE_CONFIG = REPO_ROOT / "accelerate_configs" / "cpu.yaml"
+CONFIGS = "quickstart"  # recipes/quickstart/<method>.yaml
+ACCELERATE_CONFIG = "cpu"  # accelerate_configs/cpu.yaml
 STAMP = "quickstart_stage.json"
 DATA_SEEDS = {"train": 0, "eval": 1}
 TRAIN_GROUP, HELD_OUT_GROUP = "train-scenarios", "held-out-scenarios"
-REWARD, CONTROL_REWARD = "proactive", "paper_rp1.0"
+
+
+@dataclass(frozen=True)
+class GRPORun:
+    """One GRPO run from the SFT start: its label (adapter folder, report row), its role in the report, and the
+    recipe flags it adds to recipes/quickstart/grpo.yaml (printed with its command)."""
+
+    label: str
+    role: str
+    flags: tuple[str, ...]
+
+
+GRPO_RUNS = (
+    # The recipe as configured: the `proactive` reward, abstaining scored like a wrong guess.
+    GRPORun("grpo-proactive", TRAINED, ("--reward_preset", "proactive")),
+    # The control: the paper's rp=1.0 reward as published, so without the config's reward_kwargs.
+    GRPORun("grpo-paper_rp1.0", CONTROL, ("--reward_preset", "paper_rp1.0", "--reward_kwargs", "{}")),
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +84,7 @@ class Plan:
     pretrain_flags: tuple[tuple[str, str], ...] = ()  # --pretrain: flags of the manifest's command to change
     sft_steps: int = 60  # 0: GRPO starts from the base itself
     grpo_steps: int = 300
-    rewards: tuple[str, ...] = (REWARD, CONTROL_REWARD)
+    grpo_runs: tuple[GRPORun, ...] = GRPO_RUNS
     sft_flags: tuple[str, ...] = ()  # extra recipe flags, e.g. smaller batches
     grpo_flags: tuple[str, ...] = ()
     eval_batch_size: int = 32
@@ -85,33 +108,22 @@ FAST_PLAN = Plan(
 )
 
 
+def config_path(method: str) -> Path:
+    """The quickstart's config of ``method`` (recipes/quickstart/<method>.yaml, as shipped)."""
+    return recipe_config(f"{CONFIGS}/{method}")
+
+
 def recipe_scenarios() -> tuple[list[str], list[str]]:
     """(train scenarios, held-out scenarios) as the quickstart GRPO config names them."""
-    config = yaml.safe_load((CONFIG_DIR / "grpo.yaml").read_text(encoding="utf-8"))
+    config = yaml.safe_load(config_path("grpo").read_text(encoding="utf-8"))
     return list(config["train_scenarios"]), list(config["held_out_scenarios"])
 
 
 # --- stage bookkeeping ------------------------------------------------------------------------------
-def stage_done(folder: Path, key: dict[str, Any]) -> bool:
-    """Whether ``folder`` holds the finished output of a stage run with inputs ``key``."""
-    stamp = folder / STAMP
-    return stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == _plain(key)
-
-
-def mark_done(folder: Path, key: dict[str, Any]) -> None:
-    (folder / STAMP).write_text(json.dumps(_plain(key), indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
-
-
-def fresh_folder(folder: Path) -> Path:
-    """An empty ``folder`` (whatever an earlier, different run left there is removed)."""
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    return folder
+def quickstart_stage(folder: Path, key: Any) -> Stage:
+    """A stage of this run (data/stage.py's rule), stamped ``quickstart_stage.json``; its folder lies below
+    ``--out``, so whatever it holds is replaced when the stage is redone."""
+    return Stage(folder, key, STAMP, owns_folder=True)
 
 
 class Progress:
@@ -143,18 +155,16 @@ class Progress:
 # --- stages ----------------------------------------------------------------------------------------
 def make_data(out: Path, plan: Plan, image_size: int) -> dict[str, Path]:
     """The train and eval benchmarks at the base's image size (each regenerated only when its arguments change)."""
-    from data.synth.generate import generate_benchmark
+    from data.synth.generate import benchmark_stage, generate_benchmark
 
     sizes = {"train": plan.train_per_scenario, "eval": plan.eval_per_scenario}
     folders = {}
     for name, per_scenario in sizes.items():
         folder = out / "data" / name
-        key = {"per_scenario": per_scenario, "seed": DATA_SEEDS[name], "size": image_size}
-        if stage_done(folder, key):
+        if benchmark_stage(folder, per_scenario, DATA_SEEDS[name], image_size).done():
             print(f"{folder}: reused")
         else:
-            generate_benchmark(fresh_folder(folder), per_scenario, DATA_SEEDS[name], image_size)
-            mark_done(folder, key)
+            generate_benchmark(folder, per_scenario, DATA_SEEDS[name], image_size)
             print(f"{folder}: {per_scenario} episodes per scenario (seed {DATA_SEEDS[name]})")
         folders[name] = folder
     return folders
@@ -173,24 +183,17 @@ def make_base(out: Path, plan: Plan, pretrain: bool) -> Path:
     return rebuild(out / "base", **dict(plan.pretrain_flags))
 
 
-def launch_recipe(recipe: str, flags: Sequence[str]) -> None:
-    """``accelerate launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py --config ...``."""
-    command = recipe_command(recipe, flags)
-    print(shown_command(command), flush=True)
-    subprocess.run(command, check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-
-
 def recipe_command(recipe: str, flags: Sequence[str]) -> list[str]:
-    """``python -m accelerate.commands.launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py ...``."""
-    return [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(ACCELERATE_CONFIG),
-        str(RECIPE_DIR / f"{recipe}.py"), "--config", str(CONFIG_DIR / f"{recipe}.yaml"), *flags,
-    ]  # fmt: skip
+    """``accelerate launch --config_file accelerate_configs/cpu.yaml recipes/<recipe>.py --config
+    recipes/quickstart/<recipe>.yaml FLAGS``, as a user would type it."""
+    return recipe_launch(recipe, accelerate_config(ACCELERATE_CONFIG), config_path(recipe), flags)
 
 
-def shown_command(command: Sequence[str]) -> str:
-    """The command as a user would type it: ``accelerate launch --config_file ...``."""
-    return "$ accelerate launch " + " ".join(command[3:])
+def launch_recipe(recipe: str, flags: Sequence[str]) -> None:
+    """Run one recipe here, printing its command first."""
+    command = recipe_command(recipe, flags)
+    print(f"$ {shlex.join(command)}", flush=True)
+    subprocess.run(runnable(command), check=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
 def launch_parallel(recipe: str, runs: Sequence[tuple[Sequence[str], Path]]) -> None:
@@ -200,10 +203,11 @@ def launch_parallel(recipe: str, runs: Sequence[tuple[Sequence[str], Path]]) -> 
     processes = []
     for index, (flags, log) in enumerate(runs):
         command = recipe_command(recipe, flags)
-        shown = shown_command(command)
+        shown = f"$ {shlex.join(command)}"
         print(shown if index == 0 else f"{shown}\n  (in parallel; its log: {log})", flush=True)
         handle = None if index == 0 else open(log, "w", encoding="utf-8")  # noqa: SIM115 (closed below)
-        processes.append((subprocess.Popen(command, env=env, stdout=handle, stderr=handle), handle, log))
+        process = subprocess.Popen(runnable(command), env=env, stdout=handle, stderr=handle)
+        processes.append((process, handle, log))
     failed = None
     for process, handle, log in processes:
         code = process.wait()
@@ -222,64 +226,54 @@ def train_sft(out: Path, plan: Plan, base: Path, train_data: Path, base_key: Any
         "--model_name_or_path", str(base), "--benchmark_dir", str(train_data), "--output_dir", str(adapter),
         "--max_steps", str(plan.sft_steps), *plan.sft_flags,
     ]  # fmt: skip
-    key = {"base": base_key, "flags": flags, "config": (CONFIG_DIR / "sft.yaml").read_text(encoding="utf-8")}
-    if stage_done(merged, key):
-        print(f"{adapter}, {merged}: reused")
-        return adapter, merged
-    fresh_folder(adapter)
-    launch_recipe("sft", flags)
-    merge_adapter(base, adapter, fresh_folder(merged))
-    mark_done(merged, key)
+    key = {"base": base_key, "flags": flags, "config": config_path("sft").read_text(encoding="utf-8")}
+    training, merging = quickstart_stage(adapter, key), quickstart_stage(merged, key)
+    retrained = not training.done()
+    if retrained:
+        training.begin()
+        launch_recipe("sft", flags)
+        training.finish()
+    else:
+        print(f"{adapter}: reused")
+    if merging.done() and not retrained:  # a new adapter is merged anew
+        print(f"{merged}: reused")
+    else:
+        merge_adapter(base, adapter, merging.begin(), processor_from=base, dtype="float32")
+        merging.finish()
     return adapter, merged
 
 
-def merge_adapter(base: Path, adapter: Path, out: Path) -> Path:
-    """``base`` with the LoRA ``adapter`` merged into its weights, saved with the processor into ``out``."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    model = AutoModelForImageTextToText.from_pretrained(base, dtype=torch.float32)
-    merged = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
-    merged.save_pretrained(out)
-    AutoProcessor.from_pretrained(base).save_pretrained(out)
-    return out
-
-
-def grpo_flags(plan: Plan, start: Path, train_data: Path, adapter: Path, reward: str) -> list[str]:
-    """The GRPO recipe's flags; a preset other than the default drops the config's reward_kwargs (the
-    paper's control reward stays as published)."""
-    flags = [
+def grpo_flags(plan: Plan, start: Path, train_data: Path, adapter: Path, run: GRPORun) -> list[str]:
+    """The GRPO recipe's flags for ``run``: paths, steps, the plan's batch flags, then the run's own."""
+    return [
         "--model_name_or_path", str(start), "--benchmark_dir", str(train_data), "--output_dir", str(adapter),
-        "--reward_preset", reward, "--max_steps", str(plan.grpo_steps), *plan.grpo_flags,
+        "--max_steps", str(plan.grpo_steps), *plan.grpo_flags, *run.flags,
     ]  # fmt: skip
-    return flags if reward == REWARD else [*flags, "--reward_kwargs", "{}"]
 
 
 def train_grpo_runs(
     out: Path, plan: Plan, start: Path, train_data: Path, start_key: Any
 ) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """One GRPO adapter per reward preset, trained from ``start`` (the runs not yet done run in parallel);
-    returns, per preset, the adapter and its stage key."""
-    config = (CONFIG_DIR / "grpo.yaml").read_text(encoding="utf-8")
+    """One GRPO adapter per run of the plan, trained from ``start`` (the runs not yet done run in parallel);
+    returns, per run label, the adapter and its stage key."""
+    config = config_path("grpo").read_text(encoding="utf-8")
     results: dict[str, tuple[Path, dict[str, Any]]] = {}
     pending = []
-    for reward in plan.rewards:
-        adapter = out / f"grpo-{reward}"
-        flags = grpo_flags(plan, start, train_data, adapter, reward)
-        key = {"start": start_key, "flags": flags, "config": config}
-        results[reward] = (adapter, key)
-        if stage_done(adapter, key):
+    for run in plan.grpo_runs:
+        adapter = out / run.label
+        flags = grpo_flags(plan, start, train_data, adapter, run)
+        stage = quickstart_stage(adapter, {"start": start_key, "flags": flags, "config": config})
+        results[run.label] = (adapter, stage.key)
+        if stage.done():
             print(f"{adapter}: reused")
         else:
-            pending.append((reward, flags))
+            pending.append((stage, flags))
     if pending:
-        for reward, _ in pending:
-            fresh_folder(results[reward][0])
-        logs = [out / f"grpo-{reward}.log" for reward, _ in pending]
-        launch_parallel("grpo", [(flags, log) for (_, flags), log in zip(pending, logs, strict=True)])
-        for reward, _ in pending:
-            mark_done(*results[reward])
+        for stage, _ in pending:
+            stage.begin()
+        launch_parallel("grpo", [(flags, out / f"{stage.folder.name}.log") for stage, flags in pending])
+        for stage, _ in pending:
+            stage.finish()
     return results
 
 
@@ -292,7 +286,7 @@ class EvalTarget:
     key: Any
 
 
-def evaluate(
+def evaluate_target(
     out: Path, target: EvalTarget, eval_data: Path, scenarios: list[str], group: str, plan: Plan
 ) -> Path:
     """``proactive eval`` of ``target`` on ``scenarios`` of the eval benchmark (+ reference images)."""
@@ -303,30 +297,58 @@ def evaluate(
         *target.args, "--data", str(eval_data), "--scenarios", *scenarios, "--reference",
         "--batch-size", str(plan.eval_batch_size), "--out", str(run_dir),
     ]  # fmt: skip
-    key = {"target": target.key, "argv": argv}
-    if stage_done(run_dir, key):
+    stage = quickstart_stage(run_dir, {"target": target.key, "argv": argv})
+    if stage.done():
         print(f"{run_dir}: reused")
         return run_dir
-    fresh_folder(run_dir)
+    stage.begin()
     print(f"$ proactive eval {' '.join(argv)}", flush=True)
     if eval_main(argv) != 0:
         raise RuntimeError(f"proactive eval failed for {target.label} ({group})")
-    mark_done(run_dir, key)
+    stage.finish()
     return run_dir
 
 
 def write_reports(
-    out: Path, runs: dict[str, dict[str, Path]], scenarios: dict[str, list[str]], context: dict[str, Any]
+    out: Path,
+    runs: dict[str, dict[str, Path]],
+    roles: Roles,
+    scenarios: dict[str, list[str]],
+    context: dict[str, Any],
 ) -> Path:
     """``proactive report`` per scenario group, then the evidence report; returns its path."""
     from eval.report_cli import write_report
     from proactive.quickstart_report import write_evidence_report
 
-    report_dir = fresh_folder(out / "report")
+    report_dir = out / "report"
+    shutil.rmtree(report_dir, ignore_errors=True)  # written whole on every run
     for group in scenarios:
         labels = list(runs)
         write_report([str(runs[label][group]) for label in labels], report_dir / group, labels, paper=False)
-    return write_evidence_report(report_dir, runs, scenarios, context)
+    pages = write_views(out, report_dir, runs, scenarios)
+    return write_evidence_report(report_dir, runs, roles, scenarios, {**context, "pages": pages})
+
+
+def write_views(
+    out: Path, report_dir: Path, runs: dict[str, dict[str, Path]], scenarios: dict[str, list[str]]
+) -> dict[str, Path]:
+    """The ``proactive view`` pages, title -> index.html: per scenario group every run's episodes side by
+    side (``proactive report`` wrote them), and each GRPO run's logged samples (written here)."""
+    from eval.report_cli import EPISODES_DIR
+    from eval.view.page import PAGE_FILE
+    from proactive.view.cli import write_view
+    from proactive.view.samples import has_samples
+
+    pages = {
+        f"{group}: episodes of every run": report_dir / group / EPISODES_DIR / PAGE_FILE
+        for group in scenarios
+    }
+    for label in runs:
+        if has_samples(out / label):
+            pages[f"{label}: GRPO samples, step by step"] = write_view(
+                [out / label], report_dir / "samples" / label
+            )
+    return pages
 
 
 # --- the whole run ---------------------------------------------------------------------------------
@@ -336,8 +358,8 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = 
     out.mkdir(parents=True, exist_ok=True)
     train_scenarios, held_out = recipe_scenarios()
     groups = {TRAIN_GROUP: train_scenarios, HELD_OUT_GROUP: held_out}
-    models = 1 + (plan.sft_steps > 0) + len(plan.rewards)
-    progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.rewards) > 0))
+    models = 1 + (plan.sft_steps > 0) + len(plan.grpo_runs)
+    progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.grpo_runs) > 0))
     base = progress.run("pretrained tiny base", lambda: make_base(out, plan, pretrain))
     base_build = json.loads((base / "tiny_model.json").read_text())["build"]
     data = progress.run("synthetic benchmarks", lambda: make_data(out, plan, base_build["image_size"]))
@@ -354,19 +376,23 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = 
         start_key = json.loads((merged / STAMP).read_text())
         start = merged
         targets.append(EvalTarget("sft", ("--model", str(base), "--adapter", str(adapter)), start_key))
-    if plan.rewards:
+    if plan.grpo_runs:
         grpo = progress.run(
-            f"GRPO (LoRA; rewards {', '.join(plan.rewards)}, in parallel)",
+            f"GRPO (LoRA; {', '.join(run.label for run in plan.grpo_runs)}, in parallel)",
             lambda: train_grpo_runs(out, plan, start, data["train"], start_key),
         )
-        for reward, (adapter, key) in grpo.items():
-            targets.append(
-                EvalTarget(f"grpo-{reward}", ("--model", str(start), "--adapter", str(adapter)), key)
-            )
+        for label, (adapter, key) in grpo.items():
+            targets.append(EvalTarget(label, ("--model", str(start), "--adapter", str(adapter)), key))
+    roles = Roles(
+        oracle="oracle",
+        base="base",
+        trained=next((r.label for r in plan.grpo_runs if r.role == TRAINED), None),
+        control=next((r.label for r in plan.grpo_runs if r.role == CONTROL), None),
+    )
 
     def evaluate_all() -> dict[str, dict[str, Path]]:
         return {
-            t.label: {g: evaluate(out, t, data["eval"], s, g, plan) for g, s in groups.items()}
+            t.label: {g: evaluate_target(out, t, data["eval"], s, g, plan) for g, s in groups.items()}
             for t in targets
         }
 
@@ -377,7 +403,7 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = 
         "base": json.loads((base / "tiny_model.json").read_text()),
         "data": {name: str(path) for name, path in data.items()},
     }
-    report = progress.run("report", lambda: write_reports(out, runs, groups, context))
+    report = progress.run("report", lambda: write_reports(out, runs, roles, groups, context))
     total = progress.elapsed()
     (out / "timings.json").write_text(
         json.dumps({**progress.timings, "total": round(total, 1)}, indent=2) + "\n", encoding="utf-8"
@@ -387,8 +413,7 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    title, _, details = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(prog="proactive quickstart", description=title, epilog=details)
+    parser = command_parser("proactive quickstart", __doc__)
     parser.add_argument(
         "--out", default="outputs/quickstart", help="folder for every output (default %(default)s)"
     )
@@ -396,10 +421,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--pretrain",
         action="store_true",
-        help="rebuild the base with its manifest's command instead of using the embedded one (hours on a CPU)",
+        help="rebuild the base with its manifest's command instead of using the embedded one (an hour or more)",
     )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, all cores)")
     args = parser.parse_args(argv)
+    try:
+        check_output_folder(args.out)
+    except OutputFolderError as err:
+        print(f"proactive quickstart: {err}", file=sys.stderr)
+        return 2
     if args.threads:
         import torch
 

@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from data.markdown import markdown_table
 from data.parsing import Outcome
 from eval.metrics import bootstrap_ci
-from eval.report import short
+from eval.report import ci_text, metric_cell, short
 from eval.results import MCQA, EpisodeResult
+from eval.store import read_episodes, read_summary
 
 REPORT_FILE = "report.md"
 ACC_GAIN_TARGET = 40.0  # points of acc over the base, on the training scenarios' fresh episodes
@@ -26,45 +29,32 @@ PSR_TOLERANCE = 0.25  # "close to the oracle's": within 25% of the oracle's psr
 REFERENCE_DROP_TOLERANCE = 5.0  # points of reference-image acc the adapter may lose
 GUESS_OUTCOMES = (Outcome.CORRECT.value, Outcome.WRONG_CATEGORY.value)
 INTERVENTION = Outcome.INTERVENTION.value
-CONTROL = "grpo-paper_rp1.0"
+TRAINED, CONTROL = "trained", "control"
 
 
-def load_summary(run_dir: Path) -> dict[str, Any]:
-    return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+@dataclass(frozen=True)
+class Roles:
+    """Which run (a label of the report's runs) plays which part: the ceiling, the starting point, the recipe's
+    adapter whose targets are checked, and the control it is compared with (None: no such run)."""
 
-
-def load_episodes(run_dir: Path) -> list[EpisodeResult]:
-    path = run_dir / "episodes.jsonl"
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [
-        EpisodeResult.from_json(json.loads(line), f"{path}:{i}") for i, line in enumerate(lines, 1) if line
-    ]
-
-
-def cell(block: Mapping[str, Any] | None, metric: str) -> str:
-    """``value [lo, hi]`` as in eval.report (1 decimal for percentages, 2 for psr), '–' when missing."""
-    if not block or metric not in block:
-        return "–"
-    digits = 2 if metric == "psr" else 1
-    text = f"{block[metric]:.{digits}f}"
-    ci = block.get(f"{metric}_ci")
-    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
-
-
-def table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(row) + " |" for row in body
-    ]
+    oracle: str = "oracle"
+    base: str = "base"
+    trained: str | None = None
+    control: str | None = None
 
 
 def metric_table(
     summaries: Mapping[str, Mapping[str, Any]], metric: str, scenarios: Sequence[str]
 ) -> list[str]:
     body = [
-        [label, *(cell(s["scenarios"].get(name), metric) for name in scenarios), cell(s["average"], metric)]
+        [
+            label,
+            *(metric_cell(s["scenarios"].get(name), metric) for name in scenarios),
+            metric_cell(s["average"], metric),
+        ]
         for label, s in summaries.items()
     ]
-    return table(["run", *(short(name) for name in scenarios), "avg"], body)
+    return markdown_table(["run", *(short(name) for name in scenarios), "avg"], body)
 
 
 # --- behaviour on uninformative views ---------------------------------------------------------------
@@ -93,17 +83,14 @@ def episode_rates(episodes: Sequence[EpisodeResult]) -> dict[str, np.ndarray]:
 
 
 def rate_cell(values: np.ndarray, percent: bool = True) -> tuple[float, list[float], str]:
+    """Mean of per-episode ``values`` with its bootstrap CI (in % when ``percent``), and as ``value [lo, hi]``."""
     scale = 100.0 if percent else 1.0
     if len(values) == 0:
         return float("nan"), [float("nan")] * 2, "–"
     mean = float(values.mean() * scale)
     lo, hi = bootstrap_ci(values)
-    digits = 1 if percent else 2
-    return (
-        mean,
-        [lo * scale, hi * scale],
-        f"{mean:.{digits}f} [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]",
-    )
+    ci = [lo * scale, hi * scale]
+    return mean, ci, ci_text(mean, ci, 1 if percent else 2)
 
 
 def first_turn_outcomes(episodes: Sequence[EpisodeResult]) -> Counter[str]:
@@ -116,16 +103,17 @@ def verdict(ok: bool) -> str:
 
 
 def target_checks(
-    train: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], trained: str
+    train: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], roles: Roles
 ) -> list[str]:
-    """The issue's targets for ``trained`` against the base and the oracle, each with its numbers."""
-    base, model, oracle = train["base"]["average"], train[trained]["average"], train["oracle"]["average"]
+    """The issue's targets for the trained run against the base and the oracle, each with its numbers."""
+    trained = roles.trained
+    base, model, oracle = (train[label]["average"] for label in (roles.base, trained, roles.oracle))
     gain = model["acc"] - base["acc"]
     apart = model["acc_ci"][0] > base["acc_ci"][1]
     psr_gap = abs(model["psr"] - oracle["psr"])
     ref_drop = base.get("reference_acc", 0.0) - model.get("reference_acc", 0.0)
     base_wrong, model_wrong = (
-        behaviour["base"]["wrong_guess_uninformative"],
+        behaviour[roles.base]["wrong_guess_uninformative"],
         behaviour[trained]["wrong_guess_uninformative"],
     )
     wrong_fell = model_wrong[1][1] < base_wrong[1][0]
@@ -144,11 +132,11 @@ def target_checks(
 
 
 def control_lines(
-    summaries: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], trained: str
+    summaries: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], roles: Roles
 ) -> list[str]:
-    """psr, step-limit endings and asks on informative views: the proactive reward against the rp=1.0 control."""
+    """psr, step-limit endings and asks on informative views: the trained run against the control."""
     body = []
-    for label in ("oracle", "base", trained, CONTROL):
+    for label in (roles.oracle, roles.base, roles.trained, roles.control):
         if label not in summaries:
             continue
         average = summaries[label]["average"]
@@ -157,13 +145,13 @@ def control_lines(
         body.append(
             [
                 label,
-                cell(average, "psr"),
+                metric_cell(average, "psr"),
                 f"{100 * reasons.get('step_limit', 0) / total:.1f}",
                 behaviour[label]["asks_on_informative"][2],
-                cell(average, "acc"),
+                metric_cell(average, "acc"),
             ]
         )
-    return table(
+    return markdown_table(
         ["run", "psr", "episodes ending at the step limit (%)", "asks on informative views / episode", "acc"],
         body,
     )
@@ -173,17 +161,19 @@ def control_lines(
 def write_evidence_report(
     report_dir: Path,
     runs: Mapping[str, Mapping[str, Path]],
+    roles: Roles,
     scenarios: Mapping[str, Sequence[str]],
     context: Mapping[str, Any],
 ) -> Path:
-    """Write ``report_dir/report.md`` (and ``evidence.json``); returns the report's path."""
+    """Write ``report_dir/report.md`` (and ``evidence.json``) over ``runs`` (label -> scenario group -> run
+    folder), whose parts ``roles`` names; returns the report's path."""
     groups = list(scenarios)
-    summaries = {g: {label: load_summary(dirs[g]) for label, dirs in runs.items()} for g in groups}
+    summaries = {g: {label: read_summary(dirs[g]) for label, dirs in runs.items()} for g in groups}
     behaviour: dict[str, dict[str, dict[str, Any]]] = {g: {} for g in groups}
     outcomes: dict[str, dict[str, Counter[str]]] = {g: {} for g in groups}
     for g in groups:
         for label, dirs in runs.items():
-            episodes = load_episodes(dirs[g])
+            episodes = read_episodes(dirs[g])
             rates = episode_rates(episodes)
             behaviour[g][label] = {
                 name: rate_cell(values, percent=name != "asks_on_informative")
@@ -191,19 +181,19 @@ def write_evidence_report(
             }
             outcomes[g][label] = first_turn_outcomes(episodes)
     train_group = groups[0]
-    trained = [label for label in runs if label.startswith("grpo-")]
     lines = ["# Quickstart report: the proactive recipe on the tiny base", ""]
-    lines += _setup_lines(scenarios, context)
-    if trained:
-        lines += ["", f"## Targets ({trained[0]} on fresh episodes of the training scenarios)", ""]
+    lines += _setup_lines(scenarios, roles, context)
+    lines += ["", *pages_lines(report_dir, context.get("pages", {}))]
+    if roles.trained:
+        lines += ["", f"## Targets ({roles.trained} on fresh episodes of the training scenarios)", ""]
         lines += target_checks(
             summaries[train_group],
             {k: _plain_rates(v) for k, v in behaviour[train_group].items()},
-            trained[0],
+            roles,
         )
-    if CONTROL in runs and trained:
-        lines += ["", "## Control: the paper's rp=1.0 reward (does it over-ask?)", ""]
-        lines += control_lines(summaries[train_group], behaviour[train_group], trained[0])
+    if roles.trained and roles.control:
+        lines += ["", f"## Control: {roles.control} (does it over-ask?)", ""]
+        lines += control_lines(summaries[train_group], behaviour[train_group], roles)
     for g in groups:
         names = list(scenarios[g])
         lines += ["", f"## {g}: {', '.join(short(n) for n in names)}", ""]
@@ -224,7 +214,7 @@ def write_evidence_report(
             ]
             for label, b in behaviour[g].items()
         ]
-        lines += table(
+        lines += markdown_table(
             [
                 "run",
                 "ended by a wrong guess on an uninformative view",
@@ -236,7 +226,7 @@ def write_evidence_report(
         )
         reasons = sorted({r for c in outcomes[g].values() for r in c})
         lines += ["", "### First-turn outcomes (episodes)", ""]
-        lines += table(
+        lines += markdown_table(
             ["run", *reasons],
             [[label, *(str(c.get(r, 0)) for r in reasons)] for label, c in outcomes[g].items()],
         )
@@ -279,11 +269,29 @@ def write_evidence_report(
     return path
 
 
+def pages_lines(report_dir: Path, pages: Mapping[str, Path]) -> list[str]:
+    """Links to the ``proactive view`` pages (static HTML, open them from disk)."""
+    if not pages:
+        return []
+    lines = [
+        "## Browse the episodes",
+        "",
+        "Static pages, to open in a browser from disk (`proactive view`):",
+        "",
+    ]
+    lines += [
+        f"- [{title}]({Path(path).relative_to(report_dir).as_posix()})" for title, path in pages.items()
+    ]
+    return lines + [""]
+
+
 def _plain_rates(rates: Mapping[str, tuple[float, list[float], str]]) -> dict[str, list[Any]]:
     return {name: [round(value[0], 4), [round(x, 4) for x in value[1]]] for name, value in rates.items()}
 
 
-def _setup_lines(scenarios: Mapping[str, Sequence[str]], context: Mapping[str, Any]) -> list[str]:
+def _setup_lines(
+    scenarios: Mapping[str, Sequence[str]], roles: Roles, context: Mapping[str, Any]
+) -> list[str]:
     plan = context.get("plan", {})
     base = context.get("base", {})
     metrics = base.get("pretrain_metrics", {})
@@ -305,6 +313,7 @@ def _setup_lines(scenarios: Mapping[str, Sequence[str]], context: Mapping[str, A
         "",
         f"- training scenarios: {', '.join(scenarios[groups[0]])}",
         f"- held-out scenarios: {', '.join(scenarios[groups[1]]) if len(groups) > 1 else 'none'}",
+        f"- roles: oracle `{roles.oracle}`, base `{roles.base}`, trained `{roles.trained}`, control `{roles.control}`",
         f"- base: {base.get('num_parameters', '?'):,} parameters; pretraining rows {metrics.get('row_kinds', {})}, "
         f"final loss {metrics.get('final_loss')}"
         if base

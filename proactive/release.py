@@ -1,18 +1,17 @@
 """Package a trained LoRA adapter as a model repository: adapter, processor, model card, config, eval results.
 
-usage: proactive release ADAPTER_DIR --out DIR [--merge] [--eval RUN_DIR ...] [--push REPO_ID] [--private]
-                         [--base-model M] [--license L] [--force]
-
 ADAPTER_DIR is a recipe's output_dir (adapter_config.json, adapter_model.safetensors, the processor,
 resolved_config.yaml, train_results.json). DIR is laid out as a Hugging Face model repository:
 
-  README.md                        model card (YAML front matter; data, reward, hyperparameters, eval)
-  adapter_config.json              the PEFT adapter
+  README.md                        model card (huggingface_hub ModelCard: metadata with the eval results per
+                                   scenario; data, reward, hyperparameters, eval, usage)
+  adapter_config.json              the PEFT adapter (its base model named by Hub id)
   adapter_model.safetensors
   processor / tokenizer files      as AutoProcessor.save_pretrained writes them
-  resolved_config.yaml             the training run's full resolved configuration
+  resolved_config.yaml             the training run's resolved configuration, local paths made public
   train_results.json               its final training metrics
-  eval/<run>/                      each --eval run's summary.json, summary.md and plots
+  eval/<run>/                      each --eval run's summary.json, summary.md and plots, and episodes/:
+                                   its episodes turn by turn, a static page (proactive view)
   merged/                          with --merge: full weights (base + adapter merged, safetensors), config,
                                    generation config and processor; load it from the path DIR/merged
 
@@ -22,6 +21,11 @@ model from its path (download ``merged/*`` first): ``from_pretrained(repo, subfo
 work, because transformers 5 looks for adapter_config.json at the root without the subfolder and then
 loads the adapter's base model instead.
 Without --eval, the recipe's own end-of-training evaluation (ADAPTER_DIR/eval) is used when it exists.
+Local paths stay local: the card, adapter_config.json and the copied configs name the base model by its Hub
+id (--base-model, required when the run's base is a local folder) and every other local path by its last
+component; the adapter folder keeps the full resolved_config.yaml. DIR may not be, hold or lie inside the
+adapter folder, an --eval run folder or its benchmark folder; --force replaces only a folder an earlier
+`proactive release` wrote (it leaves the marker file .proactive-release, which --push does not upload).
 --push uploads DIR with huggingface_hub (HfApi.upload_folder); it needs the network and a token
 (HF_TOKEN or ``hf auth login``). A failed upload prints one line and exits with status 3; DIR stays complete.
 """
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 from dataclasses import dataclass
@@ -37,6 +42,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from huggingface_hub import EvalResult, ModelCard, ModelCardData
+from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+from data.markdown import markdown_table
+from data.outdir import OutputFolder, OutputFolderError, check_output_folder
+from data.records import is_synthetic
+from eval.store import CONFIG_FILE, EPISODES_FILE, SUMMARY_FILE, read_summary
+from proactive.cli import command_parser
+from proactive.merge import merge_adapter
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 RESOLVED_CONFIG = "resolved_config.yaml"
@@ -44,7 +58,20 @@ TRAIN_RESULTS = "train_results.json"
 MERGED_DIR = "merged"
 EVAL_DIR = "eval"
 OFFICIAL_DATASET = "tdemin16/ProactiveBench"
+SYNTHETIC_DATASET = "synthetic-proactivebench"  # generated offline (proactive synth); not on the Hub
+CARD_METRICS = ("acc", "psr")  # the metrics the card's metadata lists per scenario
+CARD_TEMPLATE = "---\n{{ card_data }}\n---\n\n{{ body }}"
 PUSH_FAILED = 3
+RELEASE_MARK = ".proactive-release"  # this folder is an earlier release (--force may replace it)
+# Config keys whose values are local files or folders: a release shows only their last component.
+LOCAL_PATH_KEYS = frozenset(
+    {"benchmark_dir", "output_dir", "logging_dir", "data", "out", "id_filter", "resume_from_checkpoint"}
+    | {"resumed_from_checkpoint", "deepspeed"}
+)
+# Config keys naming a model: kept when a Hub id, reduced like a local path when a local folder.
+MODEL_PATH_KEYS = frozenset(
+    {"model_name_or_path", "model", "adapter", "judge_model", "base_model_name_or_path"}
+)
 
 # Hyperparameters shown in the card, in this order, when the run recorded them.
 TRAINING_KEYS = (
@@ -65,7 +92,7 @@ TRAINING_KEYS = (
     "epsilon",
     "scale_rewards",
     "bf16",
-    "gradient_checkpointing",
+    "activation_checkpointing",
     "seed",
 )
 MODEL_KEYS = (
@@ -119,14 +146,33 @@ class TrainingRun:
             return "sft"
         return "unknown"
 
-    def base_model(self, override: str | None = None) -> str:
-        base = override or self.adapter_config.get("base_model_name_or_path")
-        if not base:
+    @property
+    def recorded_base(self) -> str | None:
+        """The base model the adapter was trained on, as PEFT recorded it (a Hub id or a local folder)."""
+        return self.adapter_config.get("base_model_name_or_path") or None
+
+    def hub_base_model(self, override: str | None = None) -> str:
+        """The Hub id the release names as its base: ``override`` (--base-model), else the recorded base when
+        it is a Hub id. A local folder is refused: a card must not point at a path on this machine."""
+        if override is not None:
+            if not is_hub_id(override):
+                raise ReleaseError(f"--base-model {override!r}: not a Hub model id (NAME or ORG/NAME)")
+            return override
+        base = self.recorded_base
+        config = self.adapter_dir / "adapter_config.json"
+        if base is None:
+            raise ReleaseError(f"{config}: field 'base_model_name_or_path' is empty; pass --base-model")
+        if is_local_model(base):
             raise ReleaseError(
-                f"{self.adapter_dir / 'adapter_config.json'}: field 'base_model_name_or_path' is empty; "
-                "pass --base-model"
+                f"{config}: the base model {base!r} is a local folder; a release names its base by Hub id: "
+                "pass --base-model ORG/NAME (the id the folder came from, or where you pushed it)"
             )
-        return str(base)
+        return base
+
+    def loadable_base(self, hub_id: str) -> str:
+        """Where this machine loads the base from (merge, processor): the recorded folder if it is here."""
+        base = self.recorded_base
+        return base if base is not None and Path(base).expanduser().is_dir() else hub_id
 
     def synthetic(self) -> bool:
         """Whether the run trained on a synthetic benchmark (its folder's marker, or the recorded setting)."""
@@ -134,6 +180,39 @@ class TrainingRun:
         if folder and Path(folder).is_dir():
             return (Path(folder) / "synthetic.json").is_file()
         return int(self.script_args.get("synthetic_per_scenario") or 0) > 0
+
+
+def is_hub_id(name: str) -> bool:
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        return False
+    return True
+
+
+def is_local_model(name: str) -> bool:
+    """Whether a model name is a folder on this machine (or a path that cannot be a Hub id)."""
+    return Path(name).expanduser().is_dir() or not is_hub_id(name)
+
+
+def public_config(value: Any, names: dict[str, str], key: str | None = None) -> Any:
+    """``value`` (mappings, lists, scalars) with its local paths replaced: a path that ``names`` holds
+    (resolved) by its public name, any other by its last component. Local paths are the values of
+    ``LOCAL_PATH_KEYS``, local model folders under ``MODEL_PATH_KEYS``, and every absolute path."""
+    if isinstance(value, dict):
+        return {k: public_config(v, names, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [public_config(v, names, key) for v in value]
+    if not isinstance(value, str) or not value:
+        return value
+    local = (
+        key in LOCAL_PATH_KEYS
+        or os.path.isabs(os.path.expanduser(value))
+        or (key in MODEL_PATH_KEYS and is_local_model(value))
+    )
+    if not local:
+        return value
+    return names.get(str(Path(value).expanduser().resolve()), Path(value).name)
 
 
 def read_training_run(adapter_dir: str | Path) -> TrainingRun:
@@ -181,6 +260,7 @@ class EvalRun:
     label: str
     folder: Path
     summary: dict[str, Any]
+    page: str | None = None  # repo-relative path of its episodes page, once written
 
 
 def read_eval_runs(run_dirs: list[str]) -> list[EvalRun]:
@@ -189,64 +269,93 @@ def read_eval_runs(run_dirs: list[str]) -> list[EvalRun]:
     names = [f.name for f in folders]
     runs = []
     for folder, name in zip(folders, names, strict=True):
-        path = folder / "summary.json"
-        if not path.is_file():
-            raise ReleaseError(f"{path}: not found; --eval takes a 'proactive eval' run folder")
-        summary = _read_json(path)
-        if "scenarios" not in summary or "average" not in summary:
-            raise ReleaseError(f"{path}: field 'scenarios' or 'average' missing; not an eval summary")
+        try:
+            summary = read_summary(folder)
+        except (FileNotFoundError, ValueError) as err:
+            raise ReleaseError(f"{err}; --eval takes a 'proactive eval' run folder") from None
         label = name if names.count(name) == 1 else f"{folder.parent.name}-{name}"
         runs.append(EvalRun(label, folder, summary))
     return runs
 
 
-def copy_eval_run(run: EvalRun, out: Path) -> list[str]:
-    """Copy the run's summaries and plots into ``out/eval/<label>``; return the plots' repo-relative paths."""
+def copy_eval_run(run: EvalRun, out: Path, names: dict[str, str]) -> list[str]:
+    """Write the run's summaries and plots into ``out/eval/<label>`` with its local paths made public
+    (:func:`public_config`), and its episodes page; return the plots' repo-relative paths."""
+    from eval.report import run_title, write_run_report
+    from eval.view.episodes import ViewInputError, eval_page, read_eval_run
+    from eval.view.page import write_page
+
     target = out / EVAL_DIR / run.label
     target.mkdir(parents=True, exist_ok=True)
-    for name in ("summary.json", "summary.md", "config.json"):
-        if (run.folder / name).is_file():
-            shutil.copy2(run.folder / name, target / name)
-    plots = sorted(run.folder.glob("*.png"))
-    for plot in plots:
-        shutil.copy2(plot, target / plot.name)
-    return [f"{EVAL_DIR}/{run.label}/{plot.name}" for plot in plots]
+    summary = public_config(run.summary, names)
+    written = write_run_report(summary, target, run_title(summary.get("config", {})))
+    if (run.folder / CONFIG_FILE).is_file():
+        config = public_config(_read_json(run.folder / CONFIG_FILE), names)
+        (target / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    if (run.folder / EPISODES_FILE).is_file():
+        try:
+            episodes = read_eval_run(run.folder, run.label)
+        except ViewInputError as err:
+            raise ReleaseError(str(err)) from None
+        data = episodes.config.get("data")
+        episodes.config = public_config(episodes.config, names)
+        episodes.folder = Path(EVAL_DIR) / run.label
+        page = eval_page([episodes], target / "episodes", data, data_label=episodes.config.get("data"))
+        run.page = write_page(page, target / "episodes").relative_to(out).as_posix()
+    return [path.relative_to(out).as_posix() for path in written if path.suffix == ".png"]
 
 
 # --- the model card -------------------------------------------------------------------------------------
-def front_matter(run: TrainingRun, base_model: str, license_: str) -> dict[str, Any]:
+def card_data(
+    run: TrainingRun, base_model: str, license_: str, evals: list[EvalRun], repo: str
+) -> ModelCardData:
+    """The card's metadata: base model, library, license, datasets, tags, and the eval results."""
     tags = ["proactive", "proactivebench", run.method, "lora", "peft", "trl", "vision-language"]
     if run.synthetic():
         tags.append("synthetic-data")
-    return {
-        "base_model": base_model,
-        "library_name": "peft",
-        "pipeline_tag": "image-text-to-text",
-        "license": license_,
-        "datasets": [] if run.synthetic() else [OFFICIAL_DATASET],
-        "tags": [t for t in tags if t != "unknown"],
-    }
+    return ModelCardData(
+        base_model=base_model,
+        library_name="peft",
+        pipeline_tag="image-text-to-text",
+        license=license_,
+        datasets=[] if run.synthetic() else [OFFICIAL_DATASET],
+        tags=[t for t in tags if t != "unknown"],
+        model_name=repo,
+        eval_results=[result for ev in evals for result in eval_results(ev, run.synthetic())] or None,
+    )
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+def eval_results(run: EvalRun, trained_on_synthetic: bool) -> list[EvalResult]:
+    """One Hub eval result per scenario and metric (acc, psr) of an eval run; the run's label stands in the
+    dataset split, so that two runs on one scenario stay apart."""
+    from eval.report import METRIC_LABELS, short
+
+    folder = Path(run.summary.get("config", {}).get("data") or "")
+    synthetic = is_synthetic(folder) if folder.is_dir() else trained_on_synthetic
     return [
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-        *("| " + " | ".join(_text(v) for v in row) + " |" for row in rows),
+        EvalResult(
+            task_type="image-text-to-text",
+            task_name="ProactiveBench multi-turn MCQA",
+            dataset_type=SYNTHETIC_DATASET if synthetic else OFFICIAL_DATASET,
+            dataset_name=f"{'synthetic ' if synthetic else ''}ProactiveBench {short(scenario)}",
+            dataset_config=scenario,
+            dataset_split=run.label,
+            metric_type=metric,
+            metric_name=METRIC_LABELS[metric],
+            metric_value=block[metric],
+        )
+        for scenario, block in run.summary["scenarios"].items()
+        for metric in CARD_METRICS
+        if metric in block
     ]
 
 
-def _text(value: Any) -> str:
-    text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-    return text.replace("|", "\\|")
-
-
 def data_section(run: TrainingRun) -> list[str]:
-    args = run.script_args
+    args = public_config(run.script_args, {})
     if not args:
         return ["## Training data", "", "Not recorded (the adapter folder has no resolved_config.yaml).", ""]
     kind = "synthetic ProactiveBench (procedural, offline)" if run.synthetic() else "ProactiveBench"
-    data = run.config.get("data", {})
+    data = public_config(run.config.get("data", {}), {})
     rows = [
         ["benchmark", f"{kind}: `{args.get('benchmark_dir')}`"],
         ["train scenarios", args.get("train_scenarios", [])],
@@ -260,7 +369,7 @@ def data_section(run: TrainingRun) -> list[str]:
     rows += [[key.replace("_", " "), value] for key, value in data.items() if value is not None]
     if run.method == "sft":
         rows.append(["SFT rows", f"{args.get('sft_turns')} turns, answer format {args.get('answer_format')}"])
-    return ["## Training data", "", *_table(["", ""], rows), ""]
+    return ["## Training data", "", *markdown_table(["", ""], rows), ""]
 
 
 def reward_section(run: TrainingRun) -> list[str]:
@@ -286,7 +395,7 @@ def reward_section(run: TrainingRun) -> list[str]:
         *lines,
         "Reward of each case:",
         "",
-        *_table(["case", "reward"], [[k, v] for k, v in weights.items()]),
+        *markdown_table(["case", "reward"], [[k, v] for k, v in weights.items()]),
         "",
     ]
 
@@ -305,7 +414,7 @@ def hyperparameter_section(run: TrainingRun) -> list[str]:
         rows.append(["effective batch (per device x accumulation x processes)", effective])
     rows += [[f"launch: {key}", value] for key, value in distributed.items() if value is not None]
     versions = run.config.get("versions", {})
-    lines = ["## Hyperparameters", "", *_table(["setting", "value"], rows), ""]
+    lines = ["## Hyperparameters", "", *markdown_table(["setting", "value"], rows), ""]
     if versions:
         lines += ["Packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()) + ".", ""]
     lines += [f"The full resolved configuration is in [`{RESOLVED_CONFIG}`]({RESOLVED_CONFIG}).", ""]
@@ -319,30 +428,21 @@ def hyperparameter_section(run: TrainingRun) -> list[str]:
 
 def eval_table(runs: list[EvalRun], metric: str) -> list[str]:
     """One row per eval run: ``metric`` with its 95% CI per scenario and averaged."""
-    from eval.report import AVERAGE, METRIC_LABELS, scenario_columns, short
+    from eval.report import AVERAGE, METRIC_LABELS, metric_cell, scenario_columns, short
 
     columns = [*scenario_columns([r.summary for r in runs]), AVERAGE]
-    digits = 2 if metric == "psr" else 1
-
-    def cell(block: dict[str, Any]) -> str:
-        if metric not in block:
-            return "–"
-        ci = block.get(f"{metric}_ci")
-        interval = f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""
-        return f"{block[metric]:.{digits}f}{interval}"
-
     rows = [
         [
             r.label,
             *(
-                cell(r.summary["average"] if c == AVERAGE else r.summary["scenarios"].get(c, {}))
+                metric_cell(r.summary["average"] if c == AVERAGE else r.summary["scenarios"].get(c), metric)
                 for c in columns
             ),
         ]
         for r in runs
     ]
     header = ["run", *(short(c) if c != AVERAGE else "avg" for c in columns)]
-    return [f"### {METRIC_LABELS.get(metric, metric)}", "", *_table(header, rows), ""]
+    return [f"### {METRIC_LABELS.get(metric, metric)}", "", *markdown_table(header, rows), ""]
 
 
 def eval_section(runs: list[EvalRun], plots: dict[str, list[str]]) -> list[str]:
@@ -364,11 +464,12 @@ def eval_section(runs: list[EvalRun], plots: dict[str, list[str]]) -> list[str]:
         lines += eval_table(runs, metric)
     for run in runs:
         config = run.summary.get("config", {})
-        where = f" on `{config['data']}`" if config.get("data") else ""
+        where = f" on `{Path(config['data']).name}`" if config.get("data") else ""
         lines += [
             f"### {run.label}",
             "",
-            f"Episodes{where}; files in [`{EVAL_DIR}/{run.label}`]({EVAL_DIR}/{run.label}).",
+            f"Episodes{where}; files in [`{EVAL_DIR}/{run.label}`]({EVAL_DIR}/{run.label})"
+            + (f"; each episode turn by turn: [`{run.page}`]({run.page})." if run.page else "."),
             "",
         ]
         lines += [f"![{Path(p).stem}]({p})" for p in plots.get(run.label, [])] + [""]
@@ -418,10 +519,10 @@ def model_card(
     plots: dict[str, list[str]],
     repo: str,
     merged: bool,
-) -> str:
-    """README.md: YAML front matter and the sections describing data, reward, hyperparameters and eval."""
+) -> ModelCard:
+    """README.md: the metadata (:func:`card_data`) and the sections describing data, reward,
+    hyperparameters, eval and usage."""
     method = {"grpo": "GRPO", "sft": "SFT"}.get(run.method, "fine-tuning")
-    header = yaml.safe_dump(front_matter(run, base_model, license_), sort_keys=False)
     intro = [
         f"# {Path(repo).name}: a proactive LoRA adapter for {base_model}",
         "",
@@ -441,18 +542,49 @@ def model_card(
         eval_section(evals, plots),
         usage_section(base_model, repo, merged),
     ]
-    return f"---\n{header}---\n\n" + "\n".join(line for section in sections for line in section)
+    body = "\n".join(line for section in sections for line in section)
+    data = card_data(run, base_model, license_, evals, repo)
+    return ModelCard.from_template(data, template_str=CARD_TEMPLATE, body=body)
 
 
 # --- writing the folder ---------------------------------------------------------------------------------
-def prepare_out(out: Path, adapter_dir: Path, force: bool) -> None:
-    if out.resolve() == adapter_dir.resolve():
-        raise ReleaseError(f"{out}: --out must differ from the adapter folder")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+def prepare_out(out: Path, inputs: list[Path], force: bool) -> None:
+    """Make ``out`` an empty folder marked as a release. Refused: an ``out`` that is, holds or lies inside
+    one of ``inputs``, that cannot be written or is a link, or (with --force) a non-empty folder without the
+    mark of an earlier release: --force replaces only what this command wrote."""
+    target = out.resolve()
+    for folder in inputs:
+        source = folder.resolve()
+        if target == source or target in source.parents or source in target.parents:
+            where = "is" if target == source else "holds" if target in source.parents else "lies inside"
+            raise ReleaseError(f"{out}: --out {where} the input folder {folder}; choose a folder outside it")
+    try:
+        check_output_folder(out)
+    except OutputFolderError as err:
+        raise ReleaseError(str(err)) from None
+    if out.is_symlink():
+        raise ReleaseError(f"{out}: is a link; choose another --out")
+    if out.is_dir() and any(out.iterdir()):
         if not force:
             raise ReleaseError(f"{out}: exists and is not empty; choose another --out or pass --force")
-        shutil.rmtree(out) if out.is_dir() else out.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+        if not (out / RELEASE_MARK).is_file():
+            raise ReleaseError(
+                f"{out}: not written by 'proactive release' (no {RELEASE_MARK}); --force replaces only such "
+                "folders: choose another --out, or delete it yourself"
+            )
+        shutil.rmtree(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / RELEASE_MARK).write_text("written by proactive release\n", encoding="utf-8")
+    except OSError as err:
+        raise ReleaseError(f"{out}: cannot write the release folder ({err.strerror or err})") from None
+
+
+def release_inputs(run: TrainingRun, evals: list[EvalRun]) -> list[Path]:
+    """The folders a release reads: the adapter, the eval runs and the benchmarks their pages show."""
+    folders = [run.adapter_dir, *(ev.folder for ev in evals)]
+    data = [ev.summary.get("config", {}).get("data") for ev in evals]
+    return folders + [Path(d) for d in data if d and Path(d).is_dir()]
 
 
 def save_processor(run: TrainingRun, base_model: str, out: Path) -> None:
@@ -466,21 +598,21 @@ def save_processor(run: TrainingRun, base_model: str, out: Path) -> None:
     processor.save_pretrained(out)
 
 
-def merge_into(run: TrainingRun, base_model: str, out: Path) -> Path:
-    """``base + adapter`` merged (``merge_and_unload``) and saved with its processor into ``out/merged``."""
-    import torch
-    from peft import PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    dtype = run.model_args.get("dtype") or "auto"
-    base = AutoModelForImageTextToText.from_pretrained(
-        base_model, dtype=dtype if dtype == "auto" else getattr(torch, dtype)
-    )
-    merged = PeftModel.from_pretrained(base, str(run.adapter_dir)).merge_and_unload()
-    target = out / MERGED_DIR
-    merged.save_pretrained(target)
-    AutoProcessor.from_pretrained(out).save_pretrained(target)
-    return target
+def copy_training_files(run: TrainingRun, out: Path, base_model: str, names: dict[str, str]) -> None:
+    """The adapter (its config naming the Hub base), the run's metrics, and its resolved config with the
+    local paths made public (the adapter folder keeps the full one)."""
+    shutil.copy2(run.adapter_dir / "adapter_model.safetensors", out / "adapter_model.safetensors")
+    adapter_config = {**public_config(run.adapter_config, names), "base_model_name_or_path": base_model}
+    (out / "adapter_config.json").write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
+    if (run.adapter_dir / TRAIN_RESULTS).is_file():
+        shutil.copy2(run.adapter_dir / TRAIN_RESULTS, out / TRAIN_RESULTS)
+    if run.config:
+        header = (
+            "# The training run's resolved configuration. Local paths are shown by their last component and\n"
+            "# the base model by its Hub id; the training output folder keeps the full file.\n"
+        )
+        body = yaml.safe_dump(public_config(run.config, names), sort_keys=False)
+        (out / RESOLVED_CONFIG).write_text(header + body, encoding="utf-8")
 
 
 def release(
@@ -496,21 +628,24 @@ def release(
 ) -> Path:
     """Write the release folder ``out`` for the adapter in ``adapter_dir``; returns ``out``."""
     run = read_training_run(adapter_dir)
-    base = run.base_model(base_model)
-    if not eval_dirs and (run.adapter_dir / EVAL_DIR / "summary.json").is_file():
+    base = run.hub_base_model(base_model)
+    local_base = run.loadable_base(base)
+    if not eval_dirs and (run.adapter_dir / EVAL_DIR / SUMMARY_FILE).is_file():
         eval_dirs = [str(run.adapter_dir / EVAL_DIR)]
     evals = read_eval_runs(eval_dirs or [])
     out = Path(out)
-    prepare_out(out, run.adapter_dir, force)
-    for name in (*ADAPTER_FILES, RESOLVED_CONFIG, TRAIN_RESULTS):
-        if (run.adapter_dir / name).is_file():
-            shutil.copy2(run.adapter_dir / name, out / name)
-    save_processor(run, base, out)
-    plots = {ev.label: copy_eval_run(ev, out) for ev in evals}
+    repo = repo_id or out.name
+    names = {str(Path(local_base).expanduser().resolve()): base, str(run.adapter_dir.resolve()): repo}
+    prepare_out(out, release_inputs(run, evals), force)
+    copy_training_files(run, out, base, names)
+    save_processor(run, local_base, out)
+    plots = {ev.label: copy_eval_run(ev, out, names) for ev in evals}
     if merge:
-        merge_into(run, base, out)
-    card = model_card(run, base, license_, evals, plots, repo_id or out.name, merge)
-    (out / "README.md").write_text(card, encoding="utf-8")
+        merge_adapter(
+            local_base, run.adapter_dir, out / MERGED_DIR, out, run.model_args.get("dtype") or "auto"
+        )
+    card = model_card(run, base, license_, evals, plots, repo, merge)
+    card.save(out / "README.md")
     return out
 
 
@@ -523,7 +658,12 @@ def push(folder: Path, repo_id: str, private: bool = False) -> str:
     api = HfApi()
     try:
         url = api.create_repo(repo_id, private=private, exist_ok=True)
-        api.upload_folder(repo_id=repo_id, folder_path=folder, commit_message="proactive release")
+        api.upload_folder(
+            repo_id=repo_id,
+            folder_path=folder,
+            commit_message="proactive release",
+            ignore_patterns=[RELEASE_MARK],
+        )
     except Exception as err:  # any network, auth or server failure becomes one line for the user
         reason = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise PushError(f"{type(err).__name__}: {reason}") from None
@@ -531,15 +671,9 @@ def push(folder: Path, repo_id: str, private: bool = False) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    title, _, details = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(
-        prog="proactive release",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("proactive release", __doc__)
     parser.add_argument("adapter_dir", help="a recipe's output_dir holding a LoRA adapter")
-    parser.add_argument("--out", required=True, help="release folder to write")
+    parser.add_argument("--out", required=True, action=OutputFolder, help="release folder to write")
     parser.add_argument(
         "--merge", action="store_true", help=f"also write merged full weights to OUT/{MERGED_DIR}"
     )
@@ -549,12 +683,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--push", metavar="REPO_ID", help="upload the folder to this Hub model repository")
     parser.add_argument("--private", action="store_true", help="with --push: create the repository private")
     parser.add_argument(
-        "--base-model", help="base model id for the card and the merge (default: the adapter's)"
+        "--base-model",
+        metavar="HUB_ID",
+        help="the base model's Hub id, for the card and adapter_config.json (default: the adapter's; required "
+        "when that is a local folder)",
     )
     parser.add_argument(
         "--license", default="other", help="license in the card's front matter (default: other)"
     )
-    parser.add_argument("--force", action="store_true", help="replace a non-empty --out folder")
+    parser.add_argument(
+        "--force", action="store_true", help="replace an --out folder an earlier 'proactive release' wrote"
+    )
     return parser
 
 

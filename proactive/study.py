@@ -1,9 +1,6 @@
 """Run a cross-scenario generalization study: train one adapter per cell, evaluate it on every scenario, and
 aggregate the generalization matrix.
 
-usage: proactive study --config STUDY.yaml [--out DIR] [--only CELL_OR_SPLIT ...] [--dry-run]
-                       [--emit-jobs DIR]
-
 A cell is one (training split, method, reward preset, seed). For each cell the study runs
   accelerate launch --config_file ACC recipes/<method>.py --config BASE.yaml --train_scenarios ...
       --held_out_scenarios ... [--reward_preset P] --seed S --output_dir OUT/cells/<cell>/adapter [overrides]
@@ -13,15 +10,17 @@ with the output in OUT/cells/<cell>/{train.log,eval.log}, then writes OUT/report
 out-of-domain averages) and the heatmaps matrix_acc.png / matrix_psr.png. OUT/study_log.jsonl records
 every command started, with its exit status and time.
 
-Resumable: a cell whose adapter (train_results.json) and eval summary exist is skipped; a failed cell is
-reported with its log and the other cells go on (exit status 1 when any failed). A cell folder made
-with other commands (OUT/cells/<cell>/cell.json) is refused: delete it to run the cell again.
+Resumable: a cell whose training (its adapter's train_results.json, written after the weights) and eval
+(summary.json) have finished is skipped, by the same rule in the runner, the dry run and the job scripts;
+a failed cell is reported with its log and the other cells go on (exit status 1 when any failed). A cell
+folder made with other commands (OUT/cells/<cell>/cell.json) is refused: delete it to run the cell again.
 
 Scale out: --dry-run prints the commands that would run (one per line; finished cells as comments);
---emit-jobs DIR writes DIR/<cell>.sh per cell (and setup.sh when the study generates its eval data) and
-DIR/cells.txt listing them. Run each script anywhere, or each as its own Slurm job:
+--emit-jobs DIR writes DIR/<cell>.sh per cell (and setup.sh when the study generates its eval data),
+DIR/cells.txt listing them and the Slurm template DIR/cell.sbatch. Run each script anywhere, or each as its
+own Slurm job:
   bash DIR/setup.sh                                   # once, if present
-  sbatch --array=0-$(($(wc -l < DIR/cells.txt) - 1)) recipes/studies/slurm/cell.sbatch DIR
+  sbatch --array=0-$(($(wc -l < DIR/cells.txt) - 1)) DIR/cell.sbatch DIR
 then `proactive study --config STUDY.yaml` on the login node skips the finished cells and writes the report.
 """
 
@@ -31,13 +30,20 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from data.outdir import OutputFolder, OutputFolderError, check_output_folder
+from data.stage import pin_inputs
+from proactive.cli import command_parser
+from proactive.configs import slurm_template
+from proactive.launch import runnable
 from proactive.study_config import EVAL_LOG, TRAIN_LOG, Cell, Study, StudyConfigError, load_study
 from proactive.study_report import read_cell_result, write_study_report
 
@@ -62,23 +68,15 @@ class CellStatus:
         }
 
 
-def train_done(study: Study, cell: Cell) -> bool:
-    adapter = study.adapter_dir(cell)
-    weights = (adapter / "adapter_model.safetensors").is_file() or any(adapter.glob("model*.safetensors"))
-    return weights and (adapter / "train_results.json").is_file()
+def finished(study: Study, cell: Cell, *stages: str) -> bool:
+    """Whether the cell's ``stages`` (default: ``train`` and ``eval``, the whole cell) have finished, each
+    by :meth:`Study.finished_file`: the one rule of the runner, the dry run and the job scripts."""
+    return all(study.finished_file(cell, stage).is_file() for stage in stages or ("train", "eval"))
 
 
-def eval_done(study: Study, cell: Cell) -> bool:
-    return (study.eval_dir(cell) / "summary.json").is_file()
-
-
-def executable(command: Sequence[str]) -> list[str]:
-    """The printed command as this interpreter runs it (``accelerate`` and ``proactive`` as modules)."""
-    if command[:2] == ["accelerate", "launch"]:
-        return [sys.executable, "-m", "accelerate.commands.launch", *command[2:]]
-    if command[0] == "proactive":
-        return [sys.executable, "-m", "proactive.cli", *command[1:]]
-    return list(command)
+def _commands(cell_record: dict[str, Any]) -> dict[str, Any]:
+    """The part of ``cell.json`` a rerun must match: the commands (the cell name is in the folder's name)."""
+    return {"commands": cell_record.get("commands")}
 
 
 class StudyRunner:
@@ -103,7 +101,7 @@ class StudyRunner:
             handle.write(f"$ {shlex.join(command)}\n")
             handle.flush()
             rc = subprocess.run(
-                executable(command), stdout=handle, stderr=subprocess.STDOUT, env=self.env
+                runnable(command), stdout=handle, stderr=subprocess.STDOUT, env=self.env
             ).returncode
         seconds = round(time.perf_counter() - began, 1)
         self.log_event(cell=cell, stage=stage, event="end", time=time.time(), rc=rc, seconds=seconds)
@@ -121,23 +119,21 @@ class StudyRunner:
         study = self.study
         folder = study.cell_dir(cell)
         commands = {"train": study.train_command(cell), "eval": study.eval_command(cell)}
-        stamp = folder / CELL_FILE
-        if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8"))["commands"] != commands:
-            return CellStatus(
-                cell, FAILED, stamp, f"{folder} was made with other commands; delete it to rerun"
-            )
-        if train_done(study, cell) and eval_done(study, cell):
-            return CellStatus(cell, SKIPPED)
         folder.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(
-            json.dumps({"cell": cell.name, "commands": commands}, indent=2) + "\n", encoding="utf-8"
-        )
-        if not train_done(study, cell):
+        if pin_inputs(folder / CELL_FILE, {"cell": cell.name, "commands": commands}, _commands):
+            return CellStatus(
+                cell, FAILED, folder / CELL_FILE, f"{folder} was made with other commands; delete it to rerun"
+            )
+        if finished(study, cell):
+            return CellStatus(cell, SKIPPED)
+        if not finished(study, cell, "train"):
             log = folder / TRAIN_LOG
-            if self.run(cell.name, "train", commands["train"], log) != 0 or not train_done(study, cell):
+            if self.run(cell.name, "train", commands["train"], log) != 0 or not finished(
+                study, cell, "train"
+            ):
                 return CellStatus(cell, FAILED, log, "training failed")
         log = folder / EVAL_LOG
-        if self.run(cell.name, "eval", commands["eval"], log) != 0 or not eval_done(study, cell):
+        if self.run(cell.name, "eval", commands["eval"], log) != 0 or not finished(study, cell, "eval"):
             return CellStatus(cell, FAILED, log, "evaluation failed")
         return CellStatus(cell, DONE)
 
@@ -171,11 +167,11 @@ def run_study(
     selected = {s.cell for s in statuses}
     for cell in study.cells():  # cells left out by --only still count when they finished earlier
         if cell not in selected:
-            finished_before = train_done(study, cell) and eval_done(study, cell)
+            finished_before = finished(study, cell)
             statuses.append(CellStatus(cell, SKIPPED if finished_before else NOT_RUN))
-    finished = [s.cell for s in statuses if s.status in (DONE, SKIPPED)]
-    if finished:
-        results = [read_cell_result(study, c) for c in finished]
+    done_cells = [s.cell for s in statuses if s.status in (DONE, SKIPPED)]
+    if done_cells:
+        results = [read_cell_result(study, c) for c in done_cells]
         paths = write_study_report(study, results, [s.to_json() for s in statuses])
         echo(f"report: {paths[0]} (heatmaps in {paths[0].parent})")
     return statuses
@@ -186,10 +182,10 @@ def dry_run(study: Study, only: Sequence[str] | None, echo: Callable[[str], None
     for command in study.setup_commands():
         echo(shlex.join(command))
     for cell in select_cells(study, only):
-        if train_done(study, cell) and eval_done(study, cell):
+        if finished(study, cell):
             echo(f"# {cell.name}: finished, skipped")
             continue
-        if not train_done(study, cell):
+        if not finished(study, cell, "train"):
             echo(shlex.join(study.train_command(cell)))
         echo(shlex.join(study.eval_command(cell)))
 
@@ -199,20 +195,19 @@ def cell_script(study: Study, cell: Cell) -> str:
     (the Slurm template passes the multi-node flags) and only node 0 evaluates."""
     train = study.train_command(cell)
     launch, recipe = shlex.join(train[:4]), shlex.join(train[4:])
-    adapter, evaluation = study.adapter_dir(cell), study.eval_dir(cell)
     exports = [f"export {k}={shlex.quote(v)}" for k, v in study.env.items()]
     return "\n".join(
         [
             "#!/usr/bin/env bash",
             f"# Study {study.name}, cell {cell.name}: train, then evaluate on {len(study.eval_scenarios)} scenarios.",
-            "# usage: bash THIS_SCRIPT  (one machine), or through recipes/studies/slurm/cell.sbatch (multi-node)",
+            "# usage: bash THIS_SCRIPT  (one machine), or through cell.sbatch beside it (multi-node)",
             "set -euo pipefail",
             f"cd {shlex.quote(str(Path.cwd()))}",
             *exports,
-            f"if [ ! -f {shlex.quote(str(adapter / 'train_results.json'))} ]; then",
+            f"if [ ! -f {shlex.quote(str(study.finished_file(cell, 'train')))} ]; then",
             f"  {launch} ${{LAUNCH_FLAGS:-}} {recipe}",
             "fi",
-            f'if [ "${{SLURM_NODEID:-0}}" = "0" ] && [ ! -f {shlex.quote(str(evaluation / "summary.json"))} ]; then',
+            f'if [ "${{SLURM_NODEID:-0}}" = "0" ] && [ ! -f {shlex.quote(str(study.finished_file(cell, "eval")))} ]; then',
             f"  {shlex.join(study.eval_command(cell))}",
             "fi",
             "",
@@ -221,7 +216,8 @@ def cell_script(study: Study, cell: Cell) -> str:
 
 
 def emit_jobs(study: Study, only: Sequence[str] | None, folder: Path) -> list[Path]:
-    """One script per cell in ``folder`` (+ setup.sh), and ``cells.txt`` naming them for a job array."""
+    """One script per cell in ``folder`` (+ setup.sh), ``cells.txt`` naming them for a job array, and the
+    Slurm template that runs that array (``cell.sbatch``)."""
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     setup = study.setup_commands()
@@ -238,23 +234,26 @@ def emit_jobs(study: Study, only: Sequence[str] | None, folder: Path) -> list[Pa
         path.chmod(0o755)
         written.append(path)
     (folder / "cells.txt").write_text("".join(f"{cell.name}.sh\n" for cell in cells), encoding="utf-8")
+    shutil.copyfile(slurm_template(), folder / "cell.sbatch")
     return written
 
 
 def build_parser() -> argparse.ArgumentParser:
-    title, _, details = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(
-        prog="proactive study",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    parser = command_parser("proactive study", __doc__)
+    parser.add_argument(
+        "--config", required=True, help="study YAML: a path or a shipped name (proactive configs)"
     )
-    parser.add_argument("--config", required=True, help="study YAML (recipes/studies/*.yaml)")
-    parser.add_argument("--out", help="study folder (default: the file's `out`)")
+    parser.add_argument("--out", action=OutputFolder, help="study folder (default: the file's `out`)")
     parser.add_argument("--only", nargs="+", metavar="CELL", help="run only these cells (or splits)")
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    group.add_argument("--emit-jobs", metavar="DIR", type=Path, help="write one shell script per cell to DIR")
+    group.add_argument(
+        "--emit-jobs",
+        metavar="DIR",
+        type=Path,
+        action=OutputFolder,
+        help="write one shell script per cell to DIR",
+    )
     return parser
 
 
@@ -267,11 +266,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.emit_jobs:
             written = emit_jobs(study, args.only, args.emit_jobs)
-            print(f"{args.emit_jobs}: {len(written)} scripts and cells.txt")
+            print(f"{args.emit_jobs}: {len(written)} scripts, cells.txt and cell.sbatch")
             return 0
+        check_output_folder(study.out)
         began = time.perf_counter()
         statuses = run_study(study, args.only)
-    except (StudyConfigError, RuntimeError) as err:
+    except (StudyConfigError, OutputFolderError, RuntimeError) as err:
         print(f"proactive study: {err}", file=sys.stderr)
         return 2
     failed = [s for s in statuses if s.status == FAILED]

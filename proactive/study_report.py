@@ -16,10 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scipy import stats
+
+from data.markdown import markdown_table
 from eval.metrics import summarize
-from eval.report import METRIC_LABELS, short, write_matrix
+from eval.report import METRIC_LABELS, metric_cell, short, write_matrix
 from eval.results import EpisodeResult
-from eval.store import EPISODES_FILE
+from eval.store import read_episodes, read_summary
 from proactive.study_config import Cell, Study
 
 METRICS = ("acc", "psr")
@@ -39,32 +42,15 @@ class CellResult:
 def read_cell_result(study: Study, cell: Cell) -> CellResult:
     """The eval summary and the episodes of a finished cell."""
     folder = study.eval_dir(cell)
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    episodes = []
-    path = folder / EPISODES_FILE
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            episodes.append(EpisodeResult.from_json(json.loads(line), f"{path}:{number}"))
-    return CellResult(cell, summary, episodes)
+    return CellResult(cell, read_summary(folder), read_episodes(folder))
 
 
 # --- statistics ---------------------------------------------------------------------------------------
 def t_quantile(df: int) -> float:
-    """Two-sided 95% Student t quantile (table for df <= 30, a series expansion beyond)."""
+    """Two-sided 95% Student t quantile with ``df`` degrees of freedom (scipy.stats.t)."""
     if df < 1:
         raise ValueError("a t interval needs at least two values")
-    if df <= len(_T975):
-        return _T975[df - 1]
-    z = 1.959964
-    return z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-
-
-# t_{0.975, df} for df = 1..30
-_T975 = (
-    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-    2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
-    2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
-)  # fmt: skip
+    return float(stats.t.ppf(0.975, df))
 
 
 def t_interval(values: Sequence[float]) -> tuple[float, float]:
@@ -162,23 +148,6 @@ def aggregate(study: Study, results: Sequence[CellResult]) -> dict[str, Any]:
 
 
 # --- writing ----------------------------------------------------------------------------------------------
-def _cell_text(entry: Mapping[str, Any] | None, metric: str, bold: bool) -> str:
-    if entry is None:
-        return "–"
-    digits = 2 if metric == "psr" else 1
-    text = f"{entry[metric]:.{digits}f}"
-    if bold:
-        text = f"**{text}**"
-    ci = entry.get(f"{metric}_ci")
-    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
-
-
-def _table(header: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(row) + " |" for row in body
-    ]
-
-
 def study_markdown(study: Study, matrix: dict[str, Any], statuses: Sequence[Mapping[str, Any]]) -> str:
     columns = matrix["columns"]
     header = ["training split", *(short(c) for c in columns[:-3]), "in-domain", "out-of-domain", "avg"]
@@ -195,13 +164,13 @@ def study_markdown(study: Study, matrix: dict[str, Any], statuses: Sequence[Mapp
         body = [
             [
                 f"{row['label']} (seeds {', '.join(map(str, row['seeds']))})",
-                *(_cell_text(row["columns"][c], metric, c in row["train_scenarios"]) for c in columns),
+                *(metric_cell(row["columns"][c], metric, bold=c in row["train_scenarios"]) for c in columns),
             ]
             for row in matrix["rows"]
         ]
-        lines += [f"## {METRIC_LABELS[metric]}", "", *_table(header, body), ""]
+        lines += [f"## {METRIC_LABELS[metric]}", "", *markdown_table(header, body), ""]
     lines += ["## Cells", ""]
-    lines += _table(
+    lines += markdown_table(
         ["cell", "status", "log"],
         [[s["cell"], s["status"], s.get("log") or ""] for s in statuses],
     )

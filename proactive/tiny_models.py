@@ -1,15 +1,10 @@
 """Tiny random-weight twins of real multimodal models, saved for offline use.
 
-usage: proactive tiny-model --arch ARCH --out DIR [--tokenizer bpe|qwen] [--image-size 56] [--seed 0]
-       [--hidden-size 64] [--num-layers 2] [--vision-depth 2] [--vision-width 0] [--force]
-       [--pretrain (--data BENCH | --synthetic-per-scenario N [--synthetic-seed 1000]) [--steps 300]
-        [--learning-rate 1e-3] [--batch-size 32] [--noise-fraction 0.2] [--abstain-share 0.2]
-        [--proactive-share 0.3] [--scenario-rows 0] [--pretrain-seed 0]]
-
 The saved folder loads with ``AutoModelForImageTextToText.from_pretrained(DIR)`` and
 ``AutoProcessor.from_pretrained(DIR)``: a real architecture at toy size, the real processor classes and
-the family's real chat template. ``tiny_model.json`` records the build arguments; a folder built with the
-same arguments is reused (``--force`` rebuilds it), one built otherwise is replaced.
+the family's real chat template. ``tiny_model.json`` records the build arguments (the stamp of a cached
+stage, data/stage.py): a folder built with the same arguments is reused (``--force`` rebuilds it), one
+built otherwise is replaced.
 """
 
 from __future__ import annotations
@@ -18,9 +13,7 @@ import argparse
 import dataclasses
 import json
 import os
-import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +21,9 @@ from typing import Any
 import torch
 from transformers import GenerationConfig
 
+from data.outdir import OutputFolder
+from data.stage import Stage
+from proactive.cli import command_parser
 from proactive.tiny.archs import ARCHS, TinyArch, TinySize
 from proactive.tiny.corpus import corpus_digest
 from proactive.tiny.tokenizer import TOKENIZER_KINDS, build_tokenizer
@@ -121,11 +117,6 @@ def tiny_build_args(
     return _build_args(arch, tokenizer, size, seed)
 
 
-def _existing_build(out_dir: Path) -> dict | None:
-    build_file = out_dir / BUILD_FILE
-    return read_build_args(build_file) if build_file.is_file() else None
-
-
 def _generation_config(style: str, tokenizer, config) -> GenerationConfig:
     """Greedy decoding; Qwen-style checkpoints stop on <|im_end|> and on <|endoftext|>."""
     eos = [tokenizer.eos_token_id]
@@ -170,7 +161,8 @@ def build_tiny_model(
     """Write a tiny random-weight ``arch`` model with its processor to ``out_dir`` and return the folder.
 
     A folder already holding a model built with the same arguments is returned as is unless ``overwrite``; one
-    holding a tiny model built otherwise is rebuilt; a non-empty folder without ``tiny_model.json`` is an error.
+    holding a tiny model built otherwise is rebuilt; a non-empty folder without ``tiny_model.json`` is refused
+    (FileExistsError).
     """
     if arch not in ARCHS:
         raise ValueError(f"unknown tiny architecture {arch!r}; choose one of {', '.join(ARCHS)}")
@@ -183,34 +175,15 @@ def build_tiny_model(
         image_size=image_size,
         vision_width=vision_width,
     )
-    out = Path(out_dir)
-    wanted = _build_args(arch, tokenizer, size, seed)
-    if out.exists():
-        existing = _existing_build(out)
-        if existing == wanted and not overwrite:
-            return out
-        if not out.is_dir():
-            raise FileExistsError(f"{out}: exists and is not a folder")
-        if existing is None and any(out.iterdir()):
-            raise FileExistsError(
-                f"{out}: exists and is not a tiny model folder (no {BUILD_FILE}); refusing to replace it"
-            )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
-        summary = _write_model(ARCHS[arch], tokenizer, size, seed, staging)
-        record = {"build": wanted, **summary}
-        (staging / BUILD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-        if out.exists():
-            shutil.rmtree(out)
-        try:
-            staging.rename(out)
-        except OSError:
-            if _existing_build(out) != wanted:  # a concurrent build of the same arguments is fine
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return out
+    stage = tiny_model_stage(out_dir, _build_args(arch, tokenizer, size, seed))
+    if not stage.done() or overwrite:
+        stage.build_staged(lambda folder: _write_model(ARCHS[arch], tokenizer, size, seed, folder))
+    return stage.folder
+
+
+def tiny_model_stage(out_dir: str | os.PathLike, build_args: dict) -> Stage:
+    """The tiny model folder as a cached stage: done when ``tiny_model.json`` records ``build_args``."""
+    return Stage(Path(out_dir), build_args, BUILD_FILE, field="build")
 
 
 @dataclass(frozen=True)
@@ -233,15 +206,11 @@ def _pretrain_flag(name: str) -> str:
 def build_parser() -> argparse.ArgumentParser:
     from proactive.pretrain import PretrainArgs, SyntheticData
 
-    title, _, details = __doc__.split("\n\n", 2)
-    parser = argparse.ArgumentParser(
-        prog="proactive tiny-model",
-        description=title,
-        epilog=details,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_parser("proactive tiny-model", __doc__)
     parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
-    parser.add_argument("--out", required=True, type=Path, help="folder to write the model to")
+    parser.add_argument(
+        "--out", required=True, type=Path, action=OutputFolder, help="folder to write the model to"
+    )
     parser.add_argument("--tokenizer", default="bpe", choices=TOKENIZER_KINDS)
     parser.add_argument("--image-size", type=int, default=56)
     parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights")

@@ -1,4 +1,14 @@
-"""Code shared by the SFT and GRPO recipes: inputs, model and processor, PEFT / QLoRA, resume, and outputs."""
+"""What the SFT and GRPO recipes share, in the order a run uses it:
+
+1. inputs: the benchmark folder (a synthetic one generated when asked), the tiny model (built when asked), the
+   episodes split by scenario and by episode;
+2. the model, loaded by the trainer itself from ``model_name_or_path`` as trl's own scripts do
+   (``model_init_kwargs``, ``get_quantization_config``, ``get_peft_config``); here only what trl leaves to
+   us: vision modules kept out of 4-bit quantization, LoRA on the language model by default, and a model that
+   cannot be loaded reported in one line;
+3. training (resumed when asked), the saved outputs, the evaluation after training;
+4. ``run_recipe``, a recipe's ``main``: parse, set up logging, build the trainer, train and save.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +16,7 @@ import dataclasses
 import importlib.metadata
 import json
 import logging
+import os
 import platform
 import sys
 from collections.abc import Callable
@@ -13,40 +24,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
-from accelerate import PartialState
 from datasets import Dataset
 from peft import PeftConfig
 from safetensors.torch import load_file
-from transformers import (
-    AutoModelForImageTextToText,
-    AutoProcessor,
-    PreTrainedModel,
-    ProcessorMixin,
-    Trainer,
-    set_seed,
-)
+from transformers import AutoConfig, BitsAndBytesConfig, PretrainedConfig, Trainer, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 from trl import ModelConfig, get_peft_config, get_quantization_config
 
+from data.builders import build_grpo_dataset
+from data.official_rows import OfficialTrainError
+from data.official_train import load_official_train
 from data.records import BenchmarkFormatError, Record, load_benchmark, resolve_id_filter
 from data.splits import split_by_scenario, split_episodes
-from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError, parse_recipe_args
+from proactive.logs import recipe_log_level, setup_logging
+from proactive.recipe_args import (
+    OFFICIAL_TRAIN,
+    ProactiveScriptArguments,
+    RecipeConfigError,
+    parse_recipe_args,
+)
+from proactive.recipe_checks import check_before_loading
+from proactive.vision_modules import quantization_skip_modules
 
 logger = logging.getLogger(__name__)
 
 # Default LoRA targets: the attention projections of the language model only (a regex, fully matched
 # against module names): a plain list of names would also reach vision blocks that reuse them.
 LANGUAGE_MODEL_ATTENTION = r".*(language_model|text_model)\..*\.(q_proj|k_proj|v_proj|o_proj)"
-# Kept out of 4-bit quantization: vision towers, projectors and the output layer (prefix regexes).
-QUANTIZATION_SKIP_MODULES = [
-    r".*\bvisual",
-    r".*\bvision_tower",
-    r".*\bvision_model",
-    r".*\bmulti_modal_projector",
-    "lm_head",
-]
 VERSIONED_PACKAGES = (
     "proactive-recipes",
     "torch",
@@ -67,7 +72,7 @@ class RecipeInputError(FileNotFoundError):
 
 
 # Errors caused by the configuration or the data, reported as one line rather than a traceback.
-USER_ERRORS = (RecipeConfigError, BenchmarkFormatError, FileNotFoundError)
+USER_ERRORS = (RecipeConfigError, BenchmarkFormatError, OfficialTrainError, FileNotFoundError)
 
 
 # --- inputs ---------------------------------------------------------------------------------------
@@ -137,6 +142,8 @@ def load_recipe_records(script_args: ProactiveScriptArguments) -> RecipeRecords:
     train_scenarios, held_out = split_by_scenario(
         benchmark, script_args.train_scenarios, script_args.held_out_scenarios
     )
+    if script_args.train_source == OFFICIAL_TRAIN:  # trained on the train split: every test episode is unseen
+        return RecipeRecords(folder, [], train_scenarios, held_out)
     train, eval_episodes = split_episodes(train_scenarios, script_args.eval_fraction, script_args.split_seed)
     if not train:
         raise RecipeInputError(f"{folder}: no training episodes in {', '.join(script_args.train_scenarios)}")
@@ -151,61 +158,40 @@ def limit_rows(dataset: Dataset, max_samples: int | None, seed: int) -> Dataset:
 
 
 # --- model ----------------------------------------------------------------------------------------
-def quantization_config(model_args: ModelConfig) -> Any:
+def set_model_init_kwargs(training_args: Any, model_args: ModelConfig) -> None:
+    """How the trainer loads ``model_name_or_path`` (as trl's scripts set it): revision, remote code, attention
+    and dtype from ``ModelConfig``, under any ``model_init_kwargs`` given in the config."""
+    kwargs = {
+        "revision": model_args.model_revision,
+        "trust_remote_code": training_args.trust_remote_code,
+        "attn_implementation": model_args.attn_implementation,
+        "dtype": model_args.dtype,
+    }
+    training_args.model_init_kwargs = {**kwargs, **(training_args.model_init_kwargs or {})}
+
+
+def load_model_config(model_args: ModelConfig, trust_remote_code: bool = False) -> PretrainedConfig:
+    """The model's config; reading it first turns a model that cannot be loaded into one line."""
+    path = model_args.model_name_or_path
+    if path is None:
+        raise RecipeInputError("model_name_or_path is not set")
+    try:
+        return AutoConfig.from_pretrained(
+            path, revision=model_args.model_revision, trust_remote_code=trust_remote_code
+        )
+    except OSError as err:
+        raise RecipeInputError(
+            f"model_name_or_path {path!r}: cannot load it ({err}). Point it at a model folder or hub id, or set "
+            "tiny_model_arch to build a tiny model there."
+        ) from err
+
+
+def quantization_config(model_args: ModelConfig) -> BitsAndBytesConfig | None:
     """TRL's bitsandbytes config (4-bit nf4 or 8-bit), keeping vision modules and lm_head unquantized."""
     config = get_quantization_config(model_args)
     if config is not None:
-        config.llm_int8_skip_modules = list(QUANTIZATION_SKIP_MODULES)
+        config.llm_int8_skip_modules = quantization_skip_modules()
     return config
-
-
-def _kbit_device_map() -> dict[str, int] | None:
-    """A quantized model lives whole on this process's GPU (None on CPU)."""
-    return {"": PartialState().local_process_index} if torch.cuda.is_available() else None
-
-
-def load_model(model_args: ModelConfig, trust_remote_code: bool = False) -> PreTrainedModel:
-    """``AutoModelForImageTextToText`` from ``model_name_or_path`` (quantized when asked)."""
-    if model_args.model_name_or_path is None:
-        raise RecipeInputError("model_name_or_path is not set")
-    quantization = quantization_config(model_args)
-    try:
-        return AutoModelForImageTextToText.from_pretrained(
-            model_args.model_name_or_path,
-            revision=model_args.model_revision,
-            trust_remote_code=trust_remote_code,
-            attn_implementation=model_args.attn_implementation,
-            dtype=model_args.dtype,
-            quantization_config=quantization,
-            device_map=_kbit_device_map() if quantization is not None else None,
-        )
-    except OSError as err:
-        raise RecipeInputError(_model_missing(model_args.model_name_or_path, err)) from err
-
-
-def _model_missing(path: str, err: OSError) -> str:
-    return (
-        f"model_name_or_path {path!r}: cannot load it ({err}). Point it at a model folder or hub id, or set "
-        "tiny_model_arch to build a tiny model there."
-    )
-
-
-def load_processor(model_args: ModelConfig, trust_remote_code: bool = False) -> ProcessorMixin:
-    """The model's multimodal processor (TRL needs a ProcessorMixin, not a bare tokenizer, for VLMs)."""
-    try:
-        processor = AutoProcessor.from_pretrained(
-            model_args.model_name_or_path,
-            revision=model_args.model_revision,
-            trust_remote_code=trust_remote_code,
-        )
-    except OSError as err:
-        raise RecipeInputError(_model_missing(model_args.model_name_or_path, err)) from err
-    if not isinstance(processor, ProcessorMixin):
-        raise TypeError(
-            f"{model_args.model_name_or_path}: AutoProcessor returned {type(processor).__name__}, not a multimodal "
-            "processor (ProcessorMixin); is this a vision-language model?"
-        )
-    return processor
 
 
 def peft_config(model_args: ModelConfig) -> PeftConfig | None:
@@ -310,37 +296,49 @@ def save_outputs(trainer: Trainer, metrics: dict[str, Any], config: dict[str, An
 # --- the run ----------------------------------------------------------------------------------------
 @dataclass
 class RecipeRun:
-    """Everything a recipe needs besides its dataset builder and trainer class."""
+    """A recipe's arguments, its episodes and its model's config: what the trainer is built from and what
+    training, saving and the evaluation after training read."""
 
     script_args: ProactiveScriptArguments
     training_args: Any  # SFTConfig or GRPOConfig
     model_args: ModelConfig
     records: RecipeRecords
-    model: PreTrainedModel
-    processor: ProcessorMixin
-    peft_config: PeftConfig | None
+    model_config: PretrainedConfig
+    train_data: dict[str, Any] = dataclasses.field(default_factory=dict)  # recorded in resolved_config.yaml
 
     def limit(self, dataset: Dataset) -> Dataset:
         return limit_rows(dataset, self.script_args.max_train_samples, self.script_args.split_seed)
 
 
+def grpo_rows(run: RecipeRun) -> Dataset:
+    """The single-turn GRPO rows of ``train_source``: the paper's train split, or the benchmark's reachable states.
+
+    What they came from (source, row count, content hash, the encodings the split was read in) goes to
+    ``run.train_data`` and from there to resolved_config.yaml.
+    """
+    script_args = run.script_args
+    if script_args.train_source != OFFICIAL_TRAIN:
+        run.train_data = {"train_source": script_args.train_source}
+        return build_grpo_dataset(run.records.train, run.records.benchmark_dir)
+    with run.training_args.main_process_first(desc="loading the official train split"):
+        split = load_official_train(script_args.train_data)
+    logger.info("official train split: %s", split.provenance)
+    run.train_data = {"train_source": OFFICIAL_TRAIN, "official_train": split.provenance}
+    return split.rows
+
+
 def prepare_run(
     script_args: ProactiveScriptArguments, training_args: Any, model_args: ModelConfig
 ) -> RecipeRun:
-    """Seed, create missing inputs (main process first), load the episodes, the model and the processor."""
+    """Seed; create missing inputs (main process first); load the episodes and the model's config; tell the
+    trainer how to load the model."""
     set_seed(training_args.seed)
     with training_args.main_process_first(desc="preparing the benchmark and the model"):
         ensure_model(script_args, model_args)
         records = load_recipe_records(script_args)
-    return RecipeRun(
-        script_args=script_args,
-        training_args=training_args,
-        model_args=model_args,
-        records=records,
-        model=load_model(model_args, training_args.trust_remote_code),
-        processor=load_processor(model_args, training_args.trust_remote_code),
-        peft_config=peft_config(model_args),
-    )
+    model_config = load_model_config(model_args, training_args.trust_remote_code)
+    set_model_init_kwargs(training_args, model_args)
+    return RecipeRun(script_args, training_args, model_args, records, model_config)
 
 
 def train_and_save(trainer: Trainer, run: RecipeRun) -> dict[str, Any]:
@@ -350,7 +348,12 @@ def train_and_save(trainer: Trainer, run: RecipeRun) -> dict[str, Any]:
     checkpoint = resume_checkpoint(args.resume_from_checkpoint, args.output_dir)
     result = trainer.train(resume_from_checkpoint=checkpoint)
     metrics = {**result.metrics, "train_samples": len(train_dataset)}
-    data = {**run.records.summary(), "train_rows": len(train_dataset), "resumed_from_checkpoint": checkpoint}
+    data = {
+        **run.records.summary(),
+        **run.train_data,
+        "train_rows": len(train_dataset),
+        "resumed_from_checkpoint": checkpoint,
+    }
     config = resolved_config(run.script_args, args, run.model_args, data, distributed_setup(trainer))
     save_outputs(trainer, metrics, config)
     if run.script_args.eval_after_training and trainer.is_world_process_zero():
@@ -360,10 +363,10 @@ def train_and_save(trainer: Trainer, run: RecipeRun) -> dict[str, Any]:
 
 def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float]:
     """Evaluate the saved model (base + adapter) on the episodes it never trained on; log and save the metrics."""
-    from proactive.recipe_eval import EVAL_DIR, eval_records, evaluate_saved_model, flat_metrics
+    from proactive.recipe_eval import EVAL_DIR, eval_modes, eval_records, evaluate_saved_model, flat_metrics
 
     output_dir = Path(run.training_args.output_dir)
-    peft = run.peft_config is not None
+    peft = run.model_args.use_peft
     summary = evaluate_saved_model(
         model_id=run.model_args.model_name_or_path if peft else str(output_dir),
         adapter=str(output_dir) if peft else None,
@@ -373,6 +376,10 @@ def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float
         dtype=run.model_args.dtype,
         batch_size=run.script_args.eval_batch_size,
         seed=run.training_args.seed,
+        modes=eval_modes(run.script_args),
+        example_pool=run.records.eval_episodes + run.records.held_out,
+        protocol="tools" if run.script_args.rollout == "tools" else "mcqa",  # eval's protocol names
+        history=run.script_args.history,
     )
     metrics = flat_metrics(summary)
     trainer.log_metrics("eval", metrics)
@@ -383,11 +390,16 @@ def evaluate_after_training(trainer: Trainer, run: RecipeRun) -> dict[str, float
 def run_recipe(
     config_class: type, build_trainer: Callable[..., tuple[Trainer, RecipeRun]], argv: list[str] | None
 ) -> int:
-    """A recipe's ``main``: parse its arguments, build its trainer, train and save; exit 2 on a user error."""
+    """A recipe's ``main``: parse its arguments, set up logging (level from its ``TrainingArguments``), build its
+    trainer, train and save (then evaluate when asked); a configuration or input error exits 2 in one line."""
     try:
-        trainer, run = build_trainer(*parse_recipe_args(config_class, argv))
+        script_args, training_args, model_args = parse_recipe_args(config_class, argv)
+        check_before_loading(script_args, training_args)
+        setup_logging(recipe_log_level(training_args))
+        trainer, run = build_trainer(script_args, training_args, model_args)
     except USER_ERRORS as err:
-        print(f"error: {err}", file=sys.stderr)
+        if os.environ.get("LOCAL_RANK", "0") == "0":  # once per machine under a multi-process launch
+            print(f"error: {err}", file=sys.stderr)
         return 2
     train_and_save(trainer, run)
     return 0

@@ -1,14 +1,17 @@
 """SFT recipe: imitate the oracle (ask while the view is uninformative, then answer) on ProactiveBench.
 
-usage: accelerate launch recipes/sft.py --config recipes/tiny/sft.yaml [--<argument> <value> ...]
-   or: python recipes/sft.py --config recipes/tiny/sft.yaml [--<argument> <value> ...]
+usage: accelerate launch recipes/sft.py --config recipes/tiny/sft.yaml [--<argument> <value> ...]  (a clone)
+   or: accelerate launch -m recipes.sft --config tiny/sft [--<argument> <value> ...]  (any folder, installed)
+   or: python -m recipes.sft --config tiny/sft [--<argument> <value> ...]
 
 Rows are the oracle's turns (``sft_turns: single``) or whole episodes (``multi``) of the train
 scenarios' episodes, held-out episodes and scenarios excluded; targets follow ``answer_format``.
 Single turns train on the reply only (prompt/completion rows) unless ``completion_only_loss: false``;
 multi-turn conversations train on every token unless ``assistant_only_loss: true`` (needs a chat
 template with generation markers).
-Arguments: ``ProactiveScriptArguments`` (proactive/recipe_args.py), ``trl.SFTConfig``, ``trl.ModelConfig``.
+The trainer loads the model from ``model_name_or_path`` (LoRA, or QLoRA with ``load_in_4bit``).
+Arguments: ``ProactiveScriptArguments`` (proactive/recipe_args.py), ``trl.SFTConfig``, ``trl.ModelConfig``;
+``--config`` takes a path or the name of a shipped config (proactive/configs.py).
 Vision SFT needs ``max_length: null`` (truncation would cut image tokens), no packing, no padding_free.
 """
 
@@ -16,11 +19,14 @@ from __future__ import annotations
 
 import sys
 
+import proactive  # noqa: F401 (first: it quiets library warnings printed while they are imported)
+
+# isort: split
 from trl import ModelConfig, SFTConfig, SFTTrainer
 
 from data.builders import build_sft_dataset, to_prompt_completion
-from proactive.recipe_args import ProactiveScriptArguments, RecipeConfigError
-from proactive.training import RecipeRun, prepare_run, run_recipe
+from proactive.recipe_args import BENCHMARK, ProactiveScriptArguments, RecipeConfigError
+from proactive.training import RecipeRun, peft_config, prepare_run, quantization_config, run_recipe
 
 
 def check_vision_sft(training_args: SFTConfig) -> None:
@@ -39,6 +45,12 @@ def build_trainer(
 ) -> tuple[SFTTrainer, RecipeRun]:
     """The SFT trainer on the oracle's conversations, ready to train."""
     check_vision_sft(training_args)
+    if script_args.train_source != BENCHMARK:
+        raise RecipeConfigError(
+            f"train_source {script_args.train_source}: SFT imitates the oracle, which asks on uninformative views "
+            "and answers on informative ones; the official train split does not say which views are informative. "
+            "Use train_source: benchmark."
+        )
     run = prepare_run(script_args, training_args, model_args)
     dataset = build_sft_dataset(
         run.records.train,
@@ -49,11 +61,11 @@ def build_trainer(
     if script_args.sft_turns == "single" and training_args.completion_only_loss is not False:
         dataset = to_prompt_completion(dataset)
     trainer = SFTTrainer(
-        model=run.model,
+        model=model_args.model_name_or_path,  # with training_args.model_init_kwargs
         args=training_args,
         train_dataset=run.limit(dataset),
-        processing_class=run.processor,
-        peft_config=run.peft_config,
+        quantization_config=quantization_config(model_args),
+        peft_config=peft_config(model_args),
     )
     return trainer, run
 

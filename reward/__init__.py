@@ -1,6 +1,7 @@
 """GRPO rewards for ProactiveBench: answer, intervention and format components over one shared parser."""
 
 from reward.cases import CASE_DESCRIPTIONS, Case, classify, completion_text
+from reward.episode import episode_reward
 from reward.funcs import RewardComponent, RewardWarning, build_reward_funcs, score_completion
 from reward.rows import RewardInputError, check_rows
 from reward.table import COMPONENT_CASES, case_value, markdown_table, preset_table
@@ -22,6 +23,7 @@ __all__ = [
     "check_rows",
     "classify",
     "completion_text",
+    "episode_reward",
     "markdown_table",
     "preset_table",
     "resolve_weights",

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from data.parsing import Outcome, judge_answer
+from data.parsing import Judgement, Outcome, judge_answer
 from reward.rows import RowFields, row_fields
 
 
@@ -73,11 +73,16 @@ def classify_text(text: str, fields: RowFields) -> Case:
     judgement = judge_answer(
         text, fields.options, fields.accepted_options, fields.categories, fields.accepted_categories
     )
+    return case_of(judgement, fields.informative)
+
+
+def case_of(judgement: Judgement, informative: bool | None) -> Case:
+    """The case of a parsed answer, given whether its view is known to be informative."""
     outcome = judgement.outcome
     if outcome is Outcome.CORRECT:
         return Case.CORRECT
     if outcome is Outcome.INTERVENTION:
-        return Case.OVER_ASKING if fields.informative is True else Case.USEFUL_INTERVENTION
+        return Case.OVER_ASKING if informative is True else Case.USEFUL_INTERVENTION
     if outcome is Outcome.WRONG_CATEGORY:
         return Case.WRONG_CATEGORY
     if outcome is Outcome.ABSTAINED:

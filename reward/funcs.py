@@ -13,10 +13,22 @@ from reward.weights import DEFAULT_PRESET, RewardWeights, resolve_weights
 
 OUTCOME_METRIC = "outcomes/{case}"  # log_metric name of the batch rate of each case
 CASE_COLUMN = "reward_case"  # log_extra column: the case of each completion
+# Dataset columns also logged with each completion (log_extra name; TRL's table has its own "step").
+ROW_LOG_COLUMNS = {
+    "scenario": "scenario",
+    "record_id": "record_id",
+    "step": "turn",
+    "informative": "informative",
+}
 
 
 class RewardWarning(UserWarning):
     """A completion the parser failed on; it is scored as unparseable (the test suite makes this an error)."""
+
+
+def warn_unscored(what: str, err: Exception) -> None:
+    """Report what a reward could not score (it is then scored as unparseable): a RewardWarning."""
+    warnings.warn(f"reward: could not {what} ({err!r}); scored as unparseable", RewardWarning, stacklevel=3)
 
 
 def judge_safely(completion: Any, fields: RowFields) -> Case:
@@ -24,26 +36,29 @@ def judge_safely(completion: Any, fields: RowFields) -> Case:
     try:
         return classify_text(completion_text(completion), fields)
     except Exception as err:  # a reward must not stop training; RewardWarning reports the bug
-        warnings.warn(
-            f"reward: could not judge a completion ({err!r}); scored as unparseable",
-            RewardWarning,
-            stacklevel=2,
-        )
+        warn_unscored("judge a completion", err)
         return Case.UNPARSEABLE
 
 
 class BatchJudge:
-    """Classifies a batch once for all components: TRL calls every component with the same batch."""
+    """Classifies a batch once for all components: TRL calls every component with the same batch.
+
+    The batch is recognised by identity (``is``) of its completions and column entries, never by ``==``:
+    a completion's own comparison may raise (numpy arrays, tensors, custom objects) and must not stop
+    training. The last batch's objects are held, so their ids cannot be reused by new objects; a batch
+    of new objects with equal contents is simply judged again.
+    """
 
     def __init__(self) -> None:
-        self._key: list[Any] | None = None
+        self._key: tuple[tuple[Any, ...], ...] | None = None
         self._cases: list[Case] = []
 
     def cases(self, completions: Sequence[Any], columns: Mapping[str, Any]) -> list[Case]:
-        key = [list(completions)] + [
-            list(columns.get(name, ())) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-        ]
-        if key != self._key:
+        key = (
+            tuple(completions),
+            *(_entries(columns.get(name)) for name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS),
+        )
+        if not _same_objects(key, self._key):
             rows = column_rows(columns, len(completions))
             self._cases = [
                 judge_safely(c, row_fields(row, i))
@@ -51,6 +66,21 @@ class BatchJudge:
             ]
             self._key = key
         return self._cases
+
+
+def _entries(column: Any) -> tuple[Any, ...]:
+    """A column's entries (a list or tuple from TRL), or the column object itself when it is anything else."""
+    return tuple(column) if isinstance(column, (list, tuple)) else (column,)
+
+
+def _same_objects(key: tuple[tuple[Any, ...], ...], cached: tuple[tuple[Any, ...], ...] | None) -> bool:
+    """Whether two batch keys hold the very same objects, position by position (identity only)."""
+    if cached is None or len(key) != len(cached):
+        return False
+    return all(
+        len(part) == len(old) and all(a is b for a, b in zip(part, old, strict=True))
+        for part, old in zip(key, cached, strict=True)
+    )
 
 
 class RewardComponent:
@@ -73,17 +103,23 @@ class RewardComponent:
     def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float]:
         cases = self.judge.cases(completions, columns)
         if self.log_outcomes:
-            _log_cases(cases, columns.get("log_metric"), columns.get("log_extra"))
+            _log_cases(cases, columns)
         return [self.values[case] for case in cases]
 
 
-def _log_cases(cases: list[Case], log_metric: Callable | None, log_extra: Callable | None) -> None:
-    """The rate of every case in the batch (as TRL metrics) and each completion's case (completions table)."""
+def _log_cases(cases: list[Case], columns: Mapping[str, Any]) -> None:
+    """The rate of every case in the batch (as TRL metrics); each completion's case and the row it answered
+    (scenario, record id, turn, informative) as columns of TRL's completions table."""
+    log_metric: Callable | None = columns.get("log_metric")
+    log_extra: Callable | None = columns.get("log_extra")
     if log_metric is not None and cases:
         for case in Case:
             log_metric(OUTCOME_METRIC.format(case=case.value), sum(c is case for c in cases) / len(cases))
     if log_extra is not None:
         log_extra(CASE_COLUMN, [case.value for case in cases])
+        for column, name in ROW_LOG_COLUMNS.items():
+            if column in columns and len(columns[column]) == len(cases):
+                log_extra(name, list(columns[column]))
 
 
 def build_reward_funcs(preset: str = DEFAULT_PRESET, **weights: float) -> list[RewardComponent]:

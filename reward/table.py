@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from data.markdown import markdown_table as table
 from reward.cases import CASE_DESCRIPTIONS, INTERVENTION_CASES, Case
 from reward.weights import PRESETS, RewardWeights, resolve_weights
 
@@ -50,11 +51,9 @@ def markdown_table(presets: Sequence[str] | None = None) -> str:
     """The preset table as Markdown (embedded verbatim in reward/DESIGN.md)."""
     rows = preset_table(presets)
     names = list(rows[0].values)
-    lines = [
-        "| case | component | what the completion did | " + " | ".join(f"`{n}`" for n in names) + " |",
-        "|---|---|---|" + "---:|" * len(names),
+    header = ["case", "component", "what the completion did", *(f"`{n}`" for n in names)]
+    body = [
+        [f"`{row.case.value}`", f"`{row.component}`", row.description, *(f"{row.values[n]:g}" for n in names)]
+        for row in rows
     ]
-    for row in rows:
-        values = " | ".join(f"{row.values[n]:g}" for n in names)
-        lines.append(f"| `{row.case.value}` | `{row.component}` | {row.description} | {values} |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(table(header, body, right_aligned=range(3, len(header)))) + "\n"

@@ -124,7 +124,7 @@ def parsed(path: Path, world_size: int = 1) -> tuple:
     # Tests run without a GPU: use_cpu lets bf16: true pass TrainingArguments' device check, as in TRL's own tests.
     argv = ["--config", str(path), "--use_cpu", "true"]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # TRL's gradient_checkpointing default
+        warnings.simplefilter("error", FutureWarning)  # no deprecated argument (e.g. gradient_checkpointing)
         # GRPOConfig checks its generation batch against the world size; stand in the documented one.
         with mock.patch.object(config_class, "world_size", property(lambda self: world_size)):
             return parse_recipe_args(config_class, argv)
@@ -201,7 +201,7 @@ def test_recipe_parses_with_the_real_trl_parser(path):
     )
     assert not (REPO / model.model_name_or_path).exists()  # a hub id, not a local folder
     assert model.dtype == "bfloat16" and training.bf16 is True
-    assert training.gradient_checkpointing is True
+    assert training.activation_checkpointing is True
     assert model.use_peft is True
     assert script.benchmark_dir == "ProactiveBench/test" and script.synthetic_per_scenario == 0
     assert script.train_scenarios == TRAIN
@@ -258,8 +258,10 @@ def test_grpo_recipes_keep_the_papers_hyperparameters(path):
     assert training.optim.value.startswith("adamw")
     assert (model.lora_r, model.lora_alpha, model.lora_dropout) == (16, 16, 0.1)
     assert training.beta == 0.0
-    assert script.reward_preset == "paper_rp0.5" and script.reward_preset in PRESETS
-    assert script.reward_kwargs == {}
+    if script.rollout == "single_turn":
+        assert script.reward_preset == "paper_rp0.5" and script.reward_kwargs == {}
+    else:  # whole episodes: the episode reward (reward/episode.py) with a cost per intervention
+        assert script.reward_preset in PRESETS and script.reward_kwargs == {"intervention_cost": 0.05}
 
 
 @pytest.mark.parametrize(
@@ -279,6 +281,21 @@ def test_paper_recipes_match_the_paper_setup(path, processes, per_device, accumu
     assert training.steps_per_generation == accumulation
     assert model.load_in_4bit is False
     assert f"--num_processes {processes}" in header(REPO / path)
+
+
+# The paper's models: their GRPO recipes train on the paper's train split (the others on the benchmark).
+PAPER_GRPO = {"recipes/qwen2.5-vl-3b/grpo.yaml", "recipes/llava-next-mistral-7b/grpo.yaml"}
+PAPER_GRPO |= {"recipes/llava-next-mistral-7b/grpo_qlora.yaml"}
+
+
+@pytest.mark.parametrize("path", RECIPES, ids=rel)
+def test_paper_grpo_recipes_train_on_the_official_train_split(path):
+    script, _, _ = parsed(path)
+    if rel(path) in PAPER_GRPO:
+        assert (script.train_source, script.train_data) == ("official_train", "tdemin16/ProactiveBench")
+        assert "eval_fraction" not in yaml.safe_load(path.read_text())  # every test episode is evaluated
+    else:
+        assert script.train_source == "benchmark"
 
 
 @pytest.mark.parametrize("path", RECIPES, ids=rel)
@@ -455,7 +472,7 @@ def test_fsdp2_wraps_transformer_blocks_and_saves_full_state_dicts(monkeypatch):
     assert "FULL_STATE_DICT" in str(plugin.state_dict_type)
     assert plugin.cpu_ram_efficient_loading is True
     assert plugin.reshard_after_forward is True
-    # The recipes use gradient_checkpointing; transformers refuses it together with FSDP's own.
+    # The recipes use activation_checkpointing; transformers refuses it together with FSDP's own.
     assert plugin.activation_checkpointing is False
 
 

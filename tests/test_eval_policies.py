@@ -14,22 +14,13 @@ from data.environment import make_episode
 from data.policies import oracle, run_policy
 from data.records import Record, load_benchmark, parse_record
 from data.scenarios import SCENARIO_NAMES, is_abstain
-from data.synth import generate_benchmark
-from eval.cli import EvalConfig, evaluate
+from eval.cli import EvalConfig, evaluate, select_episodes
 from eval.cli import main as eval_main
-from eval.results import MCQA, REFERENCE
+from eval.open_ended import official_sample
+from eval.results import MCQA, OPEN, REFERENCE
 from eval.rollout import Item, Job, PolicyAgent, run_episodes
 
 ROD, VSOD, MVPN, INC, QD, CIT, COCO = SCENARIO_NAMES
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic benchmark (6 kept records per scenario, 56 px), shared by the eval tests."""
-    path = tmp_path_factory.getbasetemp() / "eval_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
 
 
 @pytest.fixture(scope="session")
@@ -427,3 +418,42 @@ def test_cli_runs_refuses_other_config_and_shows_progress(
     err = capsys.readouterr().err
     assert "another configuration" in err and "hint: False there, True now" in err
     assert eval_main(["--policy", "oracle", "--data", str(bench), "--out", str(out), "--adapter", "x"]) == 2
+
+
+def test_official_mode_flags_are_checked_and_set_the_defaults(bench: Path, tmp_path: Path) -> None:
+    base = {"data": str(bench), "out": str(tmp_path), "model": "m"}
+    assert EvalConfig(**base).max_new_tokens == 50  # the official MCQA loop
+    assert EvalConfig(**base, icl=True, cot=True).max_new_tokens == 256  # ours: room for the reasoning
+    official = EvalConfig(**base, mode=OPEN)
+    assert (official.max_new_tokens, official.judge_max_new_tokens, official.sampled) == (2**15, 2**15, True)
+    greedy = EvalConfig(**base, mode=OPEN, oeg_decoding="ours-greedy")
+    assert (greedy.max_new_tokens, greedy.judge_max_new_tokens, greedy.sampled) == (256, 2048, False)
+    assert EvalConfig(**base, mode=OPEN, hint=True).modes.hint is False  # open mode has its own hint
+    refused = [
+        {"cot": True},
+        {"reduce_icl_steps": True},
+        {"mode": OPEN, "icl": True},
+        {"oeg_sample": "official"},
+        {"mode": OPEN, "oeg_decoding": "greedy"},
+    ]
+    for bad in refused:
+        with pytest.raises(ValueError):
+            EvalConfig(**base, **bad)
+
+
+def test_open_mode_official_sample_and_resize(bench: Path, records: dict, tmp_path: Path) -> None:
+    config = EvalConfig(data=str(bench), out=str(tmp_path), model="m", mode=OPEN, oeg_sample="official",
+                        hint=True, resize=True, scenarios=["rod", "coco"])  # fmt: skip
+    jobs = select_episodes(config)
+    for scenario in (ROD, COCO):
+        chosen = [job.episode for job in jobs if job.episode.record.scenario == scenario]
+        assert [e.record for e in chosen] == official_sample(records[scenario])
+        assert not any(e.hint for e in chosen) and all(e.resize for e in chosen)
+    assert {job.episode.state().short_edge for job in jobs} == {224, None}  # COCO crops are not resized
+
+
+def test_resize_and_in_context_examples_with_a_policy(bench: Path, tmp_path: Path) -> None:
+    """The oracle still wins every episode when the views are resized; --icl runs and is recorded."""
+    summary = run(bench, tmp_path, "oracle", resize=True, icl=True, reduce_icl_steps=True)
+    assert summary["average"]["acc"] == 100.0
+    assert summary["config"]["resize"] and summary["config"]["reduce_icl_steps"]

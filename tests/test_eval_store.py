@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from eval.results import MCQA, EpisodeResult, ResultFormatError, TurnResult
-from eval.store import ConfigMismatchError, RunStore
+from eval.store import ConfigMismatchError, RunStore, read_episodes, read_summary
+from eval.view.episodes import read_eval_run
 
 CONFIG = {"data": "/bench", "model": None, "policy": "oracle", "seed": 0, "limit": 3, "batch_size": 8}
 
@@ -69,3 +70,34 @@ def test_corrupt_lines_name_file_line_and_field(tmp_path: Path) -> None:
     path.write_text(good + "\n" + good + "\n")
     with pytest.raises(ResultFormatError, match=r"episodes.jsonl:2: episode .* already recorded"):
         RunStore(tmp_path, CONFIG)
+
+
+def test_readers_leave_out_a_half_written_last_line_without_touching_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with RunStore(tmp_path, CONFIG) as store:
+        store.append(result(1))
+    path = tmp_path / "episodes.jsonl"
+    written = path.read_text() + json.dumps(result(2).to_json())[:40]  # a run still writing, or killed
+    path.write_text(written)
+    assert read_episodes(tmp_path) == [result(1)]
+    assert "leaving out a half-written last line" in capsys.readouterr().err
+    assert path.read_text() == written  # readers never cut: only the run that resumes does
+    assert list(read_eval_run(tmp_path, "run").results) == [result(1).key]  # the episode viewer's reader
+    path.write_text(written[: written.index("\n") + 1] * 2)
+    with pytest.raises(ResultFormatError, match=r"episodes.jsonl:2: episode .* already recorded"):
+        read_episodes(tmp_path)
+
+
+def test_read_summary_names_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"summary.json: not found"):
+        read_summary(tmp_path)
+    path = tmp_path / "summary.json"
+    path.write_text('{"scenarios": {},\n "average": }')
+    with pytest.raises(ValueError, match=r"summary.json:2: invalid JSON"):
+        read_summary(tmp_path)
+    path.write_text('{"scenarios": {}}')
+    with pytest.raises(ValueError, match=r"field 'average': missing or not an object"):
+        read_summary(tmp_path)
+    path.write_text('{"scenarios": {}, "average": {"acc": 50.0}}')
+    assert read_summary(tmp_path)["average"] == {"acc": 50.0}

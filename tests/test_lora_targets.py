@@ -15,11 +15,11 @@ from proactive.lora_targets import (
     LANGUAGE_ONLY_TARGETS,
     check_lora_targets,
     check_recipe_config,
-    is_vision_module,
     resolve_lora_targets,
 )
 from proactive.tiny.archs import ARCHS
 from proactive.tiny_models import build_tiny_model
+from proactive.vision_modules import is_vision_module
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = sorted(

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from eval.report import metric_cell
+from eval.view.page import read_index
 from proactive import quickstart
 from proactive.embedded_base import BASE_DIR
-from proactive.quickstart_report import cell
 
 pytestmark = pytest.mark.slow
 
@@ -59,8 +60,8 @@ def test_report_numbers_equal_the_summaries(fast_run: tuple[Path, Path, str]) ->
             acc_table = section.split("### acc (%)")[1].split("###")[0]
             row = next(line for line in acc_table.splitlines() if line.startswith(f"| {label} |"))
             cells = [c.strip() for c in row.strip("|").split("|")][1:]
-            expected = [cell(summary["scenarios"][s], "acc") for s in scenarios] + [
-                cell(summary["average"], "acc")
+            expected = [metric_cell(summary["scenarios"][s], "acc") for s in scenarios] + [
+                metric_cell(summary["average"], "acc")
             ]
             assert cells == expected
     oracle = json.loads((out / "eval" / "oracle" / quickstart.TRAIN_GROUP / "summary.json").read_text())
@@ -70,6 +71,22 @@ def test_report_numbers_equal_the_summaries(fast_run: tuple[Path, Path, str]) ->
     assert re.search(
         r"\| oracle \| 0\.0 \[0\.0, 0\.0\] \| 0\.0 \[0\.0, 0\.0\] \| 100\.0 \[100\.0, 100\.0\]", text
     )
+
+
+def test_report_links_the_pages_of_every_run_and_of_the_grpo_samples(
+    fast_run: tuple[Path, Path, str],
+) -> None:
+    out, report, text = fast_run
+    links = re.findall(r"^- \[(.+?)\]\((.+?/index\.html)\)$", text, re.MULTILINE)
+    pages = {title: report.parent / path for title, path in links}
+    labels = ["oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0"]
+    for group in (quickstart.TRAIN_GROUP, quickstart.HELD_OUT_GROUP):
+        index = read_index(pages[f"{group}: episodes of every run"])
+        episodes = (out / "eval" / "base" / group / "episodes.jsonl").read_text().splitlines()
+        assert index["runs"] == labels and len(index["items"]) == len(episodes)
+    for reward in ("proactive", "paper_rp1.0"):
+        index = read_index(pages[f"grpo-{reward}: GRPO samples, step by step"])
+        assert index["completions"] == 8  # the last generation batch: 8 completions of 2 prompts
 
 
 def test_second_run_reuses_every_stage(

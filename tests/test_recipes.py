@@ -16,6 +16,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import torch
 import yaml
@@ -25,14 +28,18 @@ from safetensors.torch import load_file
 from transformers import AutoModelForImageTextToText, AutoProcessor, TrainerCallback
 from trl import GRPOConfig, SFTConfig
 
+from data.builders import GRPO_FEATURES
+from data.official_train import content_sha256, open_train_split
 from data.prompts import user_message
-from data.synth import generate_benchmark
+from data.records import load_benchmark
+from data.synth.train_split import card_rows, write_train_split
 from eval.backends import HFGenerator, Prompt
-from proactive.lora_targets import is_vision_module
+from eval.rollout import Modes
 from proactive.recipe_args import RecipeConfigError, parse_recipe_args
+from proactive.recipe_eval import eval_modes
 from proactive.tiny.archs import ARCHS
-from proactive.tiny_models import build_tiny_model
 from proactive.training import train_and_save
+from proactive.vision_modules import is_vision_module
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "recipes" / "tiny"
@@ -49,25 +56,6 @@ def load_recipe(name: str) -> ModuleType:
 
 SFT = load_recipe("sft")
 GRPO = load_recipe("grpo")
-
-
-@pytest.fixture(scope="session", autouse=True)
-def one_thread() -> None:
-    torch.set_num_threads(1)
-
-
-@pytest.fixture(scope="session")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.getbasetemp() / "recipes_bench"
-    if not (path / "synthetic.json").is_file():
-        generate_benchmark(path, 6, seed=0, size=56)
-    return path
-
-
-@pytest.fixture(scope="session")
-def tiny_models(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.getbasetemp() / "recipes_models"
-    return lambda arch: build_tiny_model(arch, root / arch)
 
 
 @pytest.fixture(scope="session")
@@ -308,13 +296,14 @@ def test_eval_after_training_scores_unseen_episodes(bench: Path, tiny_models, tm
     out = tmp_path / "evaluated"
     argv = recipe_argv(
         "sft", tiny_models(FAST_ARCH), bench, out, max_steps=1, eval_after_training="true", eval_limit=1,
-        eval_batch_size=4,
+        eval_batch_size=4, eval_resize="true", eval_icl="true",
     )  # fmt: skip
     assert SFT.main(argv) == 0
     metrics = json.loads((out / "eval_results.json").read_text())
     assert {"eval_acc", "eval_psr", "eval_QuickDraw_acc", "eval_ChangeIt_psr"} <= set(metrics)
     summary = json.loads((out / "eval" / "summary.json").read_text())
     assert summary["average"]["n"] == 7  # one episode per scenario
+    assert summary["config"]["icl"] and summary["config"]["resize"]  # the official modes asked for
     episodes = [json.loads(line) for line in (out / "eval" / "episodes.jsonl").read_text().splitlines()]
     config = yaml.safe_load((out / "resolved_config.yaml").read_text())
     assert config["data"]["eval_episodes"] > 0
@@ -390,6 +379,12 @@ def test_flags_override_yaml_and_tiny_yamls_hold_the_vision_settings():
     assert model.use_peft and "language_model" in model.lora_target_modules
     with pytest.raises(RecipeConfigError, match="share QuickDraw"):
         parse_recipe_args(SFTConfig, ["--config", str(TINY / "sft.yaml"), "--held_out_scenarios", "qd"])
+    script, _, _ = parse_recipe_args(
+        SFTConfig, ["--config", str(TINY / "sft.yaml"), "--eval_icl", "true", "--eval_cot", "true"]
+    )
+    assert eval_modes(script) == Modes(icl=True, cot=True)
+    with pytest.raises(RecipeConfigError, match="eval_reduce_icl_steps: .* need icl"):
+        parse_recipe_args(SFTConfig, ["--config", str(TINY / "sft.yaml"), "--eval_reduce_icl_steps", "true"])
 
 
 # --- DeepSpeed --------------------------------------------------------------------------------------
@@ -442,3 +437,75 @@ def test_deepspeed_saves_a_real_adapter(
     loaded_lora, _ = split_lora(loaded.state_dict())
     assert len(loaded_lora) == len(adapter)
     assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 2
+
+
+# --- the official train split -------------------------------------------------------------------------
+# Each encoding of the card's unknowns at least once (data/official_train.py; tests/test_official_train.py).
+SPLIT_ENCODINGS = [
+    {"ground_truth": "text", "options": "with_actions", "prompt": "mcqa"},
+    {"ground_truth": "letter", "options": "without_actions", "prompt": "mcqa"},
+    {"ground_truth": "text", "options": "without_actions", "prompt": "question"},
+    {"ground_truth": "letter", "options": "with_actions", "prompt": "question"},
+]
+
+
+@pytest.fixture
+def datasets_cache(tmp_path: Path, monkeypatch) -> Path:
+    """The recipe converts parquet into the datasets cache: keep it in the test's folder."""
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-datasets")
+    return tmp_path / "hf-datasets"
+
+
+def train_split_folder(bench: Path, folder: Path, **encoding: str) -> int:
+    """A parquet folder of the card's schema made from the bench's QuickDraw / coco2014 episodes; its rows."""
+    loaded = load_benchmark(bench, ["QuickDraw", "coco2014"])
+    rows = card_rows(loaded["QuickDraw"].records + loaded["coco2014"].records, bench, **encoding)
+    write_train_split(folder, rows, rows_per_file=16)
+    return len(rows)
+
+
+@pytest.mark.parametrize("encoding", SPLIT_ENCODINGS, ids=lambda e: "-".join(e.values()))
+def test_grpo_trains_one_step_on_the_official_train_split(
+    encoding, warm_model: Path, bench: Path, datasets_cache: Path, tmp_path: Path
+):
+    folder, out = tmp_path / "ProactiveBench", tmp_path / "grpo"
+    rows = train_split_folder(bench, folder, **encoding)
+    argv = recipe_argv("grpo", warm_model, bench, out, max_steps=1, train_source="official_train")
+    trainer, _, _, base_changed = train_and_compare(GRPO, argv + ["--train_data", str(folder)])
+    assert base_changed == set()
+    assert trainer.train_dataset.features == GRPO_FEATURES and len(trainer.train_dataset) == rows
+    assert list(datasets_cache.glob("parquet/*"))  # converted once into the (test's) datasets cache
+    config = yaml.safe_load((out / "resolved_config.yaml").read_text())
+    data = config["data"]
+    assert data["train_source"] == "official_train" and data["train_rows"] == rows
+    split = data["official_train"]
+    assert split["source"] == str(folder) and split["rows"] == rows and split["encodings"] == encoding
+    assert split["content_sha256"] == content_sha256(open_train_split(folder))
+    # Trained on the split: every QuickDraw / coco2014 test episode is evaluated, none trained on.
+    loaded = load_benchmark(bench, ["QuickDraw", "coco2014"])
+    assert data["train_episodes"] == 0
+    assert data["eval_episodes"] == len(loaded["QuickDraw"].records) + len(loaded["coco2014"].records)
+    assert json.loads((out / "trainer_state.json").read_text())["global_step"] == 1
+
+
+def test_official_train_errors_are_one_line(warm_model: Path, bench: Path, datasets_cache, tmp_path, capsys):
+    folder = tmp_path / "split"
+    train_split_folder(bench, folder)
+    broken = sorted((folder / "data").glob("train-*.parquet"))[0]
+    table = pq.read_table(broken)
+    pq.write_table(table.set_column(1, "ground_truth", pa.array(["zebra"] * len(table))), broken)
+    argv = recipe_argv("grpo", warm_model, bench, tmp_path / "out", train_source="official_train")
+    assert GRPO.main(argv + ["--train_data", str(folder)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]  # after the datasets progress bars
+    assert err.startswith(f"error: {folder}: row 0: column 'ground_truth': expected one of the categories")
+    assert err.endswith("found 'zebra'")
+    sft = recipe_argv("sft", warm_model, bench, tmp_path / "sft", train_source="official_train")
+    assert SFT.main(sft) == 2
+    assert "the official train split does not say which views are informative" in capsys.readouterr().err
+    with pytest.raises(RecipeConfigError, match="official_train holds QuickDraw and coco2014 rows only"):
+        parse_recipe_args(GRPOConfig, recipe_argv("grpo", warm_model, bench, tmp_path, train_source="official_train",
+                                                  train_scenarios="rod", held_out_scenarios="qd"))  # fmt: skip
+    with pytest.raises(
+        RecipeConfigError, match="train_source 'test': expected one of benchmark, official_train"
+    ):
+        parse_recipe_args(GRPOConfig, recipe_argv("grpo", warm_model, bench, tmp_path, train_source="test"))

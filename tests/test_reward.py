@@ -6,7 +6,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -317,7 +319,12 @@ def test_outcome_rates_and_cases_are_logged_by_the_first_component_only():
             "abstain",
             "unparseable",
             "correct",
-        ]
+        ],
+        # the row each completion answered, for the completions table (proactive view)
+        "scenario": ["QuickDraw"] * 8,
+        "record_id": [r["record_id"]] * 8,
+        "turn": [0] * 8,
+        "informative": [r["informative"]] * 8,
     }
 
 
@@ -414,6 +421,73 @@ def test_any_text_gets_a_finite_table_value_and_the_components_sum_to_it(sample,
     assert math.isfinite(total) and total in set(EXPECTED[preset].values())
     parts = component_values(build_reward_funcs(preset), [completion], [r])
     assert all(math.isfinite(p[0]) for p in parts) and math.fsum(p[0] for p in parts) == total
+
+
+# --- whatever object a trainer hands over ------------------------------------------------------------
+
+
+class Touchy:
+    """A completion whose comparisons and truth value raise (numpy arrays and tensors do the like)."""
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("no comparing")
+
+    __ne__ = __eq__
+    __hash__ = object.__hash__
+
+    def __bool__(self) -> bool:
+        raise RuntimeError("no truth value")
+
+    def __str__(self) -> str:
+        return "A"
+
+
+HOSTILE = [
+    Touchy,
+    lambda: np.array(["A", "banana"]),
+    lambda: np.array([]),
+    lambda: np.array([[1.0, np.nan]]),
+    lambda: torch.tensor([1, 2]),
+    lambda: torch.tensor(1.0),
+    lambda: None,
+    lambda: [["A"]],
+    lambda: [[{"role": "assistant", "content": "A"}]],
+    lambda: [{"role": "assistant", "content": np.array(["banana"])}],
+    lambda: {"role": "assistant", "content": torch.zeros(2)},
+    lambda: [{"role": "assistant", "content": [{"type": "text", "text": Touchy()}]}],
+    lambda: "banana",
+    lambda: "A",
+]
+
+
+def test_hostile_completions_never_make_the_reward_raise():
+    funcs = build_reward_funcs()
+    r = row(state_at("QuickDraw", 0))
+    for _ in range(2):  # the second batch is compared with the first one held in the cache
+        batch = [make() for make in HOSTILE]
+        cols = columns([r] * len(batch))
+        parts = [f(batch, **cols) for f in funcs]
+        parts_again = [f(batch, **cols) for f in funcs]  # the same batch: served from the cache
+        assert parts == parts_again
+        totals = [math.fsum(p[i] for p in parts) for i in range(len(batch))]
+        assert totals == [score_completion(c, r) for c in batch]
+        assert totals[0] == score_completion("A", r) and totals[-2] == 1.0
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(st.sampled_from(range(len(HOSTILE))), min_size=1, max_size=6), min_size=1, max_size=4)
+)
+def test_any_sequence_of_hostile_batches_scores_like_one_completion_at_a_time(batches):
+    funcs = build_reward_funcs()
+    r = row(state_at("QuickDraw", 2))
+    for indices in batches:
+        batch = [HOSTILE[i]() for i in indices]
+        parts = [f(batch, **columns([r] * len(batch))) for f in funcs]
+        assert all(len(p) == len(batch) for p in parts)
+        assert [math.fsum(p[i] for p in parts) for i in range(len(batch))] == [
+            score_completion(c, r) for c in batch
+        ]
 
 
 # --- the real data path: builder rows ---------------------------------------------------------------

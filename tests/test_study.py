@@ -2,12 +2,14 @@
 
 The fast tests fake the training of each cell (an adapter file and train_results.json) and evaluate
 baseline policies (no model), so the aggregation is checked against hand-computed numbers; the slow
-ones run a two-cell study end to end with the tiny model (accelerate launch + proactive eval).
+ones run a two-cell study end to end with the tiny_model model (accelerate launch + proactive eval).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,12 +23,12 @@ from data.synth import generate_benchmark
 from eval.cli import main as eval_main
 from proactive.study import LOG_FILE, SKIPPED, main, run_study
 from proactive.study_config import StudyConfigError, load_study
-from proactive.study_report import t_interval, t_quantile
-from proactive.tiny_models import build_tiny_model
+from proactive.study_report import read_cell_result, t_interval, t_quantile
 
 REPO = Path(__file__).resolve().parents[1]
 STUDIES = REPO / "recipes" / "studies"
 QD, COCO = "QuickDraw", "coco2014"
+T1 = math.tan(0.475 * math.pi)  # the 95% two-sided t quantile with one degree of freedom, 12.7062
 
 
 @pytest.fixture(scope="module")
@@ -37,13 +39,8 @@ def benches(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return root / "train", root / "eval"
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_model("qwen2_vl", tmp_path_factory.mktemp("study_model") / "tiny")
-
-
-def write_study(folder: Path, benches: tuple[Path, Path], tiny: Path, **changes: object) -> Path:
-    """A two-cell SFT study (train on QD; train on COCO) of the tiny model, tiny steps, 1 episode each."""
+def write_study(folder: Path, benches: tuple[Path, Path], tiny_model: Path, **changes: object) -> Path:
+    """A two-cell SFT study (train on QD; train on COCO) of the tiny_model model, tiny_model steps, 1 episode each."""
     train, evaluation = benches
     config = {
         "name": "two",
@@ -53,7 +50,7 @@ def write_study(folder: Path, benches: tuple[Path, Path], tiny: Path, **changes:
         "splits": {"qd": ["QD"], "coco": ["COCO"]},
         "seeds": [0],
         "train_overrides": {
-            "model_name_or_path": str(tiny),
+            "model_name_or_path": str(tiny_model),
             "benchmark_dir": str(train),
             "max_steps": 2,
             "save_strategy": "no",
@@ -97,8 +94,8 @@ def log_events(study) -> list[dict]:
 
 
 # --- fast: configuration, commands, aggregation -----------------------------------------------------------
-def test_cells_and_commands(tmp_path: Path, benches, tiny: Path) -> None:
-    study = load_study(write_study(tmp_path, benches, tiny, seeds=[0, 1]))
+def test_cells_and_commands(tmp_path: Path, benches, tiny_model: Path) -> None:
+    study = load_study(write_study(tmp_path, benches, tiny_model, seeds=[0, 1]))
     cells = study.cells()
     assert [c.name for c in cells] == ["qd-sft-seed0", "qd-sft-seed1", "coco-sft-seed0", "coco-sft-seed1"]
     assert cells[0].train_scenarios == (QD,) and QD not in cells[0].held_out and len(cells[0].held_out) == 6
@@ -113,17 +110,17 @@ def test_cells_and_commands(tmp_path: Path, benches, tiny: Path) -> None:
     evaluation = study.eval_command(cells[1])
     assert evaluation[:2] == ["proactive", "eval"]
     assert evaluation[evaluation.index("--adapter") + 1] == str(study.adapter_dir(cells[1]))
-    assert evaluation[evaluation.index("--model") + 1] == str(tiny)
+    assert evaluation[evaluation.index("--model") + 1] == str(tiny_model)
     i = evaluation.index("--scenarios")
     assert evaluation[i + 1 : i + 8] == list(SCENARIO_NAMES)
 
 
-def test_grpo_cells_cross_reward_presets(tmp_path: Path, benches, tiny: Path) -> None:
+def test_grpo_cells_cross_reward_presets(tmp_path: Path, benches, tiny_model: Path) -> None:
     recipes = {"sft": str(REPO / "recipes/tiny/sft.yaml"), "grpo": str(REPO / "recipes/tiny/grpo.yaml")}
     path = write_study(
         tmp_path,
         benches,
-        tiny,
+        tiny_model,
         methods=["sft", "grpo"],
         recipes=recipes,
         reward_presets=["proactive", "paper_rp1.0"],
@@ -146,18 +143,32 @@ def test_grpo_cells_cross_reward_presets(tmp_path: Path, benches, tiny: Path) ->
         ({"methods": ["dpo"]}, "methods: 'dpo' is not one of sft, grpo"),
         ({"train_overrides": {"output_dir": "x"}}, "train_overrides.output_dir: set by the study"),
         ({"eval": {"limit": 1}}, "eval.data: missing"),
+        ({"seeds": [0, "one"]}, "seeds: expected list[int], got [0, 'one']"),
+        ({"eval": {"data": "x", "limit": True}}, "eval.limit: expected int | None, got True"),
+        ({"eval": {"data": "x", "batchsize": 8}}, "eval.batchsize: unknown key; did you mean 'batch_size'?"),
     ],
 )
-def test_bad_study_files_name_the_file_and_key(tmp_path: Path, benches, tiny: Path, change, message) -> None:
-    path = write_study(tmp_path, benches, tiny, **change)
+def test_bad_study_files_name_the_file_and_key(
+    tmp_path: Path, benches, tiny_model: Path, change, message
+) -> None:
+    path = write_study(tmp_path, benches, tiny_model, **change)
     with pytest.raises(StudyConfigError) as err:
         load_study(path)
-    assert str(err.value).startswith(f"{path}: ")
+    line = re.match(rf"{re.escape(str(path))}:(\d+): ", str(err.value))  # the file and the key's line
+    assert line, str(err.value)
+    key = message.split(":")[0].split(".")
+    text = path.read_text().splitlines()
+    first = next(i for i, row in enumerate(text, 1) if row.startswith(f"{key[0]}:"))
+    if len(key) == 2 and any(row.strip().startswith(f"{key[1]}:") for row in text[first:]):
+        first = next(
+            i for i, row in enumerate(text[first:], first + 1) if row.strip().startswith(f"{key[1]}:")
+        )
+    assert int(line.group(1)) == first
     assert message.lower() in str(err.value).lower()
 
 
-def test_dry_run_prints_commands_and_runs_nothing(tmp_path: Path, benches, tiny: Path, capsys) -> None:
-    path = write_study(tmp_path, benches, tiny)
+def test_dry_run_prints_commands_and_runs_nothing(tmp_path: Path, benches, tiny_model: Path, capsys) -> None:
+    path = write_study(tmp_path, benches, tiny_model)
     assert main(["--config", str(path), "--dry-run"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4
@@ -169,8 +180,8 @@ def test_dry_run_prints_commands_and_runs_nothing(tmp_path: Path, benches, tiny:
     assert not (tmp_path / "out").exists()
 
 
-def test_emit_jobs_writes_one_script_per_cell(tmp_path: Path, benches, tiny: Path) -> None:
-    path = write_study(tmp_path, benches, tiny)
+def test_emit_jobs_writes_one_script_per_cell(tmp_path: Path, benches, tiny_model: Path) -> None:
+    path = write_study(tmp_path, benches, tiny_model)
     assert main(["--config", str(path), "--emit-jobs", str(tmp_path / "jobs")]) == 0
     listed = (tmp_path / "jobs" / "cells.txt").read_text().split()
     assert listed == ["qd-sft-seed0.sh", "coco-sft-seed0.sh"]
@@ -186,16 +197,20 @@ def test_emit_jobs_writes_one_script_per_cell(tmp_path: Path, benches, tiny: Pat
 
 
 def test_t_interval_by_hand() -> None:
-    assert t_quantile(1) == 12.706 and t_quantile(4) == 2.776
-    assert abs(t_quantile(200) - 1.972) < 1e-3
+    # closed forms of the 97.5% quantile: df 1, tan(0.475 pi); df 2, 0.95 sqrt(2 / (4 p (1 - p))), p = 0.975
+    assert t_quantile(1) == pytest.approx(math.tan(0.475 * math.pi))
+    assert t_quantile(2) == pytest.approx(0.95 * math.sqrt(2 / (4 * 0.975 * 0.025)))
+    assert t_quantile(4) == pytest.approx(2.776, abs=1e-3) and t_quantile(200) == pytest.approx(
+        1.972, abs=1e-3
+    )
     lo, hi = t_interval([10.0, 20.0])  # mean 15, sd 7.071, se 5
-    assert lo == pytest.approx(15 - 12.706 * 5) and hi == pytest.approx(15 + 12.706 * 5)
+    assert lo == pytest.approx(15 - T1 * 5) and hi == pytest.approx(15 + T1 * 5)
 
 
-def test_matrix_from_finished_cells(tmp_path: Path, benches, tiny: Path) -> None:
+def test_matrix_from_finished_cells(tmp_path: Path, benches, tiny_model: Path) -> None:
     """Two seeds per split (oracle / first-option evals): means, t intervals and domain averages by hand;
     every cell already finished, so nothing is launched."""
-    study = load_study(write_study(tmp_path, benches, tiny, seeds=[0, 1]))
+    study = load_study(write_study(tmp_path, benches, tiny_model, seeds=[0, 1]))
     cells = study.cells()
     for cell in cells:
         fake_cell(study, cell, "oracle" if cell.seed == 0 else "first-option")
@@ -211,7 +226,7 @@ def test_matrix_from_finished_cells(tmp_path: Path, benches, tiny: Path) -> None
             values = [a["scenarios"][scenario][metric], b["scenarios"][scenario][metric]]
             entry = qd["columns"][scenario]
             assert entry[metric] == pytest.approx(sum(values) / 2)
-            mean, half = sum(values) / 2, 12.706 * abs(values[0] - values[1]) / 2
+            mean, half = sum(values) / 2, T1 * abs(values[0] - values[1]) / 2
             top = min(mean + half, 100.0) if metric == "acc" else mean + half  # clipped to the range
             assert entry[f"{metric}_ci"] == pytest.approx([max(mean - half, 0.0), top], abs=1e-3)
     others = [s for s in SCENARIO_NAMES if s != QD]
@@ -227,8 +242,8 @@ def test_matrix_from_finished_cells(tmp_path: Path, benches, tiny: Path) -> None
             assert image.format == "PNG"
 
 
-def test_one_seed_uses_the_eval_bootstrap(tmp_path: Path, benches, tiny: Path) -> None:
-    study = load_study(write_study(tmp_path, benches, tiny))
+def test_one_seed_uses_the_eval_bootstrap(tmp_path: Path, benches, tiny_model: Path) -> None:
+    study = load_study(write_study(tmp_path, benches, tiny_model))
     for cell in study.cells():
         fake_cell(study, cell, "first-option")
     run_study(study, echo=lambda line: None)
@@ -241,10 +256,29 @@ def test_one_seed_uses_the_eval_bootstrap(tmp_path: Path, benches, tiny: Path) -
     assert row["columns"]["in-domain"]["psr_ci"] == s["scenarios"][COCO]["psr_ci"]
 
 
-def test_only_runs_the_named_cells_and_reports_all_finished(
-    tmp_path: Path, benches, tiny: Path, capsys
+def test_report_reads_a_cell_whose_last_episode_line_is_half_written(
+    tmp_path: Path, benches, tiny_model: Path
 ) -> None:
-    study = load_study(write_study(tmp_path, benches, tiny))
+    study = load_study(write_study(tmp_path, benches, tiny_model))
+    for cell in study.cells():
+        fake_cell(study, cell, "oracle")
+    cell = study.cells()[0]
+    episodes = study.eval_dir(cell) / "episodes.jsonl"
+    complete = episodes.read_text()
+    episodes.write_text(complete + complete.splitlines()[0][:30])  # as a copy taken mid-write leaves it
+    result = read_cell_result(study, cell)
+    assert len(result.episodes) == len(complete.splitlines()) and result.summary == summary(study, cell)
+    run_study(study, echo=lambda line: None)
+    assert [r["label"] for r in json.loads((study.out / "report" / "study.json").read_text())["rows"]] == [
+        "qd",
+        "coco",
+    ]
+
+
+def test_only_runs_the_named_cells_and_reports_all_finished(
+    tmp_path: Path, benches, tiny_model: Path, capsys
+) -> None:
+    study = load_study(write_study(tmp_path, benches, tiny_model))
     for cell in study.cells():
         fake_cell(study, cell, "abstain")
     capsys.readouterr()
@@ -263,9 +297,9 @@ def test_only_runs_the_named_cells_and_reports_all_finished(
 
 # --- slow: a real two-cell study ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory, benches, tiny: Path):
+def finished(tmp_path_factory: pytest.TempPathFactory, benches, tiny_model: Path):
     folder = tmp_path_factory.mktemp("study_e2e")
-    study = load_study(write_study(folder, benches, tiny))
+    study = load_study(write_study(folder, benches, tiny_model))
     statuses = run_study(study, echo=lambda line: None)
     return study, statuses
 

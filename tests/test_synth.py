@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import shutil
 from collections import Counter
@@ -12,6 +13,7 @@ import pytest
 from PIL import Image
 
 from data.environment import make_episode
+from data.icl import ICL_SCENARIOS, example_record, in_context_example
 from data.images import open_view
 from data.parsing import normalize_text
 from data.policies import abstain, oracle, random_category, run_policy
@@ -26,11 +28,12 @@ from data.records import (
     parse_record,
     scenario_path,
 )
-from data.scenarios import ACTION_KEYWORDS, SCENARIO_NAMES, Action, is_abstain
+from data.scenarios import ACTION_KEYWORDS, SCENARIO_NAMES, SCENARIOS, Action, is_abstain
+from data.stage import unfinished_marker
 from data.synth import generate_benchmark, reachable_views
 from data.synth.cli import main as synth_main
 from data.synth.drawing import COLOURS
-from data.synth.generate import GENERATOR, MAKERS, UNFINISHED_MARKER
+from data.synth.generate import GENERATOR, MAKERS
 from proactive.cli import main as proactive_main
 
 PER_SCENARIO = 20
@@ -41,14 +44,14 @@ DETAIL_KEYWORDS = ("details", "quickdraw", "drawing", "sketch")
 
 
 @pytest.fixture(scope="session")
-def bench(tmp_path_factory) -> tuple[Path, dict]:
+def generated(tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("synth") / "bench"
     return out, generate_benchmark(out, PER_SCENARIO, seed=SEED, size=SIZE)
 
 
 @pytest.fixture(scope="session")
-def loaded(bench):
-    return load_benchmark(bench[0], id_filter=None, check_images=True)
+def loaded(generated):
+    return load_benchmark(generated[0], id_filter=None, check_images=True)
 
 
 def raw_lines(folder: Path, scenario: str) -> list[dict]:
@@ -64,8 +67,8 @@ def tree(folder: Path) -> dict[str, bytes]:
 # --- format ---------------------------------------------------------------------------------------
 
 
-def test_summary_counts_match_the_files(bench):
-    folder, summary = bench
+def test_summary_counts_match_the_files(generated):
+    folder, summary = generated
     assert list(summary) == list(SCENARIO_NAMES)
     for name, row in summary.items():
         assert row["kept"] == PER_SCENARIO
@@ -75,8 +78,8 @@ def test_summary_counts_match_the_files(bench):
     assert summary["OcclusionDataSet-MM20"]["records"] > PER_SCENARIO
 
 
-def test_round_trip_through_the_loader(bench, loaded):
-    folder, _ = bench
+def test_round_trip_through_the_loader(generated, loaded):
+    folder, _ = generated
     for name in SCENARIO_NAMES:
         written = [line for line in raw_lines(folder, name) if line.get("strong_occlusions", True)]
         records = loaded[name].records
@@ -86,15 +89,15 @@ def test_round_trip_through_the_loader(bench, loaded):
         assert all(r.informative_views == frozenset(sidecar[str(r.id)]) for r in records)
 
 
-def test_ids_count_from_zero(bench):
-    folder, _ = bench
+def test_ids_count_from_zero(generated):
+    folder, _ = generated
     for name in SCENARIO_NAMES:
         ids = [line["id"] for line in raw_lines(folder, name)]
         assert ids == list(range(len(ids)))
 
 
-def test_marker_is_written_and_makes_auto_filter_keep_everything(bench):
-    folder, _ = bench
+def test_marker_is_written_and_makes_auto_filter_keep_everything(generated):
+    folder, _ = generated
     marker = json.loads((folder / SYNTHETIC_MARKER).read_text(encoding="utf-8"))
     assert marker == {
         "generator": GENERATOR,
@@ -107,8 +110,8 @@ def test_marker_is_written_and_makes_auto_filter_keep_everything(bench):
     assert all(len(data.records) == PER_SCENARIO for data in load_benchmark(folder).values())
 
 
-def test_image_sizes(bench, loaded):
-    folder, _ = bench
+def test_image_sizes(generated, loaded):
+    folder, _ = generated
     for name, data in loaded.items():
         side = 2 * SIZE if name == "coco2014" else SIZE
         for record in data.records[:3]:
@@ -116,8 +119,8 @@ def test_image_sizes(bench, loaded):
                 assert image.size == (side, side)
 
 
-def test_vsod_weak_occlusions_are_dropped_and_counted(bench, loaded):
-    folder, summary = bench
+def test_vsod_weak_occlusions_are_dropped_and_counted(generated, loaded):
+    folder, summary = generated
     lines = raw_lines(folder, "OcclusionDataSet-MM20")
     weak = sum(not line["strong_occlusions"] for line in lines)
     report = loaded["OcclusionDataSet-MM20"].report
@@ -197,9 +200,9 @@ def test_informative_views_follow_each_scenario_design(loaded):
 
 
 @pytest.mark.parametrize("scenario", ["Realistic-Occlusion-Dataset", "MVP-N", "ChangeIt", "coco2014"])
-def test_pixels_agree_with_the_ground_truth(bench, loaded, scenario):
+def test_pixels_agree_with_the_ground_truth(generated, loaded, scenario):
     """The answer's colour is absent from the start view and present in the reference view."""
-    folder, _ = bench
+    folder, _ = generated
     for record in loaded[scenario].records:
         colour = COLOURS[record.answer.split()[0]]
         views = [make_episode(record).state(), make_episode(record, reference=True).state()]
@@ -218,8 +221,8 @@ def actions_named(option: str, space: tuple[Action, ...]) -> set[Action]:
 
 
 @pytest.mark.parametrize("scenario", SCENARIO_NAMES)
-def test_options_and_categories_follow_the_official_rules(bench, scenario):
-    folder, _ = bench
+def test_options_and_categories_follow_the_official_rules(generated, scenario):
+    folder, _ = generated
     for line in raw_lines(folder, scenario):
         options, categories = line["options"], line["categories"]
         assert [o for o in options if is_abstain(o)] == ["I cannot tell."]
@@ -235,8 +238,8 @@ def test_options_and_categories_follow_the_official_rules(bench, scenario):
         assert line["prompt"].endswith("?")
 
 
-def test_scenario_specific_option_rules(bench):
-    folder, _ = bench
+def test_scenario_specific_option_rules(generated):
+    folder, _ = generated
     lines = {name: raw_lines(folder, name) for name in SCENARIO_NAMES}
     for line in lines["Realistic-Occlusion-Dataset"]:
         assert sorted(line["options"]) == [
@@ -276,6 +279,26 @@ def test_scenario_specific_option_rules(bench):
         assert 3 <= line["granularity"] <= 5 and "{" not in line["image_template"]
 
 
+@pytest.mark.parametrize("scenario", ICL_SCENARIOS)
+def test_every_record_gives_an_in_context_example(generated, loaded, scenario):
+    """The official modes run offline: each ROD / MVP-N record's example (chain of thought, resized) opens
+    its images, asks while the object is hidden and then names it (MVP-N on the informative front view;
+    ROD, officially, after one move of the block, whatever that view shows)."""
+    records = loaded[scenario].records
+    for record in records:
+        turns = in_context_example(record, cot=True, resize=True, rng=random.Random(record.id))
+        assert [t.answer == record.answer for t in turns] == [False] * (len(turns) - 1) + [True]
+        assert not turns[0].state.informative
+        assert len(turns) == (2 if scenario == "Realistic-Occlusion-Dataset" else record.num_images)
+        assert turns[-1].state.informative or scenario == "Realistic-Occlusion-Dataset"
+        assert all(t.answer.startswith(SCENARIOS[scenario].cot_prompt) for t in turns[:-1])
+        size = SCENARIOS[scenario].icl_short_edge
+        assert all(
+            min(open_view(generated[0], t.state.image, None, t.state.short_edge).size) == size for t in turns
+        )
+        assert example_record(records, record).id != record.id
+
+
 def test_coco_crops_stay_inside_the_scene(loaded):
     for record in loaded["coco2014"].records:
         for _image, crop in reachable_views(record).values():
@@ -294,8 +317,8 @@ def test_reachable_views_of_a_quickdraw_record(loaded):
 
 
 @pytest.fixture
-def quickdraw_copy(bench, tmp_path) -> Path:
-    folder, _ = bench
+def quickdraw_copy(generated, tmp_path) -> Path:
+    folder, _ = generated
     shutil.copy(scenario_path(folder, "QuickDraw"), tmp_path)
     shutil.copy(informative_path(folder, "QuickDraw"), tmp_path)
     shutil.copytree(folder / "QuickDraw", tmp_path / "QuickDraw")
@@ -399,9 +422,10 @@ def test_refuses_a_foreign_folder_but_redoes_an_interrupted_run(tmp_path):
     with pytest.raises(FileExistsError, match="no synthetic.json"):
         generate_benchmark(tmp_path, 1)
     assert scenario_path(tmp_path, "QuickDraw").read_text(encoding="utf-8") == "{}\n"
-    (tmp_path / UNFINISHED_MARKER).write_text("{}", encoding="utf-8")  # as a killed run leaves it
+    marker = tmp_path / unfinished_marker(SYNTHETIC_MARKER)
+    marker.write_text("{}", encoding="utf-8")  # as a killed run leaves it
     generate_benchmark(tmp_path, 1, size=32, scenarios=["qd"])
-    assert is_synthetic(tmp_path) and not (tmp_path / UNFINISHED_MARKER).exists()
+    assert is_synthetic(tmp_path) and not marker.exists()
     assert len(load_scenario(tmp_path, "qd", check_images=True).records) == 1
 
 
@@ -415,4 +439,4 @@ def test_a_failed_run_leaves_no_marker(tmp_path, monkeypatch):
     monkeypatch.setitem(MAKERS, "coco2014", broken)
     with pytest.raises(RuntimeError, match="drawing failed"):
         generate_benchmark(tmp_path, 1, size=32, scenarios=["qd", "coco"])
-    assert not is_synthetic(tmp_path) and (tmp_path / UNFINISHED_MARKER).is_file()
+    assert not is_synthetic(tmp_path) and (tmp_path / unfinished_marker(SYNTHETIC_MARKER)).is_file()

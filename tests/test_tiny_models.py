@@ -55,9 +55,8 @@ TRL_TEMPLATES |= {"llava_next": "llava_next", "smolvlm": "smolvlm"}
 
 
 @pytest.fixture(scope="session")
-def tiny_dirs(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("tiny")
-    return {arch: build_tiny_model(arch, root / arch) for arch in ARCH_NAMES}
+def tiny_dirs(tiny_models) -> dict[str, Path]:
+    return {arch: tiny_models(arch) for arch in ARCH_NAMES}
 
 
 @pytest.fixture(scope="session")
@@ -209,7 +208,7 @@ def test_other_arguments_replace_a_tiny_model_but_never_a_foreign_folder(tmp_pat
     stranger = tmp_path / "notes"
     stranger.mkdir()
     (stranger / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="not a tiny model folder"):
+    with pytest.raises(FileExistsError, match="no tiny_model.json; refusing"):
         build_tiny_model("qwen2_vl", stranger, overwrite=True)
     assert (stranger / "keep.txt").read_text() == "mine"
 

@@ -1,6 +1,4 @@
-"""usage: proactive synth --out DIR --per-scenario N [--seed S] [--size PX] [--scenarios NAME ...]
-
-Write the synthetic ProactiveBench (official file format, plus informative-view sidecars and the
+"""Write the synthetic ProactiveBench (official file format, plus informative-view sidecars and the
 synthetic.json marker) and print one summary row per scenario.
 """
 
@@ -10,6 +8,7 @@ import argparse
 import time
 from typing import Any
 
+from data.outdir import OutputFolder
 from data.scenarios import SCENARIO_NAMES, SCENARIOS
 from data.synth.generate import generate_benchmark
 
@@ -40,8 +39,8 @@ def format_summary(summary: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="proactive synth", description=__doc__.split("\n\n")[1])
-    parser.add_argument("--out", required=True, help="benchmark folder to write")
+    parser = argparse.ArgumentParser(prog="proactive synth", description=__doc__)
+    parser.add_argument("--out", required=True, action=OutputFolder, help="benchmark folder to write")
     parser.add_argument(
         "--per-scenario", type=int, required=True, help="records the loader keeps, per scenario"
     )

@@ -1,5 +1,6 @@
 """Write the synthetic ProactiveBench: seven scenario files in the official format, their images, the
-``<Name>_informative.json`` sidecars and, last, the ``synthetic.json`` marker.
+``<Name>_informative.json`` sidecars and, last, the ``synthetic.json`` marker (the stamp of a cached stage,
+data/stage.py: it holds the generator's arguments).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from data.environment import image_path_for, make_episode, reachable_states
 from data.policies import oracle, run_policy
 from data.records import SYNTHETIC_MARKER, Record, informative_path, parse_record, scenario_path
 from data.scenarios import SCENARIO_NAMES, resolve_scenario
+from data.stage import Stage
 from data.synth import changeit, coco, inc, mvpn, quickdraw, rod, vsod
 from data.synth.drawing import Box
 from data.synth.sample import Sample
@@ -31,7 +33,7 @@ MAKERS: dict[str, Callable[[int, random.Random, int], Sample]] = {
 }
 WEAK_OCCLUSION_EVERY = 9  # VSOD: one weak-occlusion record (dropped by the loader) per this many kept ones
 PNG_COMPRESS_LEVEL = 1
-UNFINISHED_MARKER = "synthetic.unfinished"  # present while a run is writing
+MIN_SIZE = 32  # the smallest image side the drawings fit in
 
 
 class GeneratorError(RuntimeError):
@@ -126,6 +128,25 @@ def generate_scenario(
     }
 
 
+def benchmark_stage(
+    out_dir: str | Path,
+    per_scenario: int,
+    seed: int = 0,
+    size: int = 112,
+    scenarios: Iterable[str] | None = None,
+) -> Stage:
+    """The synthetic benchmark in ``out_dir`` as a cached stage: done when ``synthetic.json`` holds these
+    arguments (callers that reuse a finished benchmark ask ``.done()``)."""
+    info = {
+        "generator": GENERATOR,
+        "per_scenario": per_scenario,
+        "seed": seed,
+        "size": size,
+        "scenarios": [resolve_scenario(s) for s in (scenarios or SCENARIO_NAMES)],
+    }
+    return Stage(Path(out_dir), info, SYNTHETIC_MARKER)
+
+
 def generate_benchmark(
     out_dir: str | Path,
     per_scenario: int,
@@ -138,34 +159,19 @@ def generate_benchmark(
     Same arguments, same bytes: every record draws from its own seeded generator. ``size`` is the side
     of the square PNG images (COCO scenes are twice as large). Returns, per scenario, the records
     written and kept by the loader, the images written, the categories used and the oracle's mean
-    number of turns. The ``synthetic.json`` marker is removed first and written last, so a folder
-    with the marker is complete; ``synthetic.unfinished`` stands in for it meanwhile, so an interrupted
-    run can be redone in place. A folder with benchmark files but neither marker (maybe the official
-    benchmark) is refused. Files of an earlier run that this one does not rewrite stay.
+    number of turns. The folder is rebuilt from empty by the stage rule (data/stage.py): the
+    ``synthetic.json`` marker is written last, so a folder with it is complete, and ``synthetic.unfinished``
+    claims the folder meanwhile, so an interrupted run is redone in place. A non-empty folder with neither
+    (maybe the official benchmark) is refused.
     """
     if per_scenario < 1:
         raise ValueError(f"per_scenario must be at least 1, got {per_scenario}")
-    if size < 32:
-        raise ValueError(f"size must be at least 32 pixels, got {size}")
-    names = [resolve_scenario(s) for s in (scenarios or SCENARIO_NAMES)]
-    out = Path(out_dir)
-    marker, unfinished = out / SYNTHETIC_MARKER, out / UNFINISHED_MARKER
-    ours = marker.is_file() or unfinished.is_file()
-    if not ours and any(scenario_path(out, name).is_file() for name in SCENARIO_NAMES):
-        raise FileExistsError(
-            f"{out}: holds benchmark files but no {SYNTHETIC_MARKER}; refusing to overwrite what may be the official benchmark"
-        )
-    info = {
-        "generator": GENERATOR,
-        "per_scenario": per_scenario,
-        "seed": seed,
-        "size": size,
-        "scenarios": names,
+    if size < MIN_SIZE:
+        raise ValueError(f"size must be at least {MIN_SIZE} pixels, got {size}")
+    stage = benchmark_stage(out_dir, per_scenario, seed, size, scenarios)
+    out = stage.begin()
+    summary = {
+        name: generate_scenario(out, name, per_scenario, seed, size) for name in stage.key["scenarios"]
     }
-    out.mkdir(parents=True, exist_ok=True)
-    unfinished.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    marker.unlink(missing_ok=True)
-    summary = {name: generate_scenario(out, name, per_scenario, seed, size) for name in names}
-    marker.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
-    unfinished.unlink()
+    stage.finish()
     return summary

@@ -1,4 +1,4 @@
-"""Usage: python benchmarks/bench_reward.py [--batches 300] [--batch-size 64] [--seed 0] [--repeats 5]
+"""Usage: python perf/time_reward.py [--batches 300] [--batch-size 64] [--seed 0] [--repeats 5]
 
 Completions scored per second, single-threaded (one core), by the GRPO reward (target >= 50,000/s), over a realistic
 mix of answers (correct / wrong categories, interventions, abstentions, letters, chatter, "A or B",

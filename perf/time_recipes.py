@@ -1,13 +1,12 @@
-"""Usage: python benchmarks/bench_recipes.py [--steps 20] [--warmup 3] [--per-scenario 20] [--arch qwen2_vl]
-                                            [--threads 1] [--repeats 1] [--workdir DIR] [--only grpo|sft]
+"""Usage: python perf/time_recipes.py [--steps 20] [--warmup 3] [--per-scenario 20] [--arch qwen2_vl]
+                             [--threads 1] [--repeats 1] [--workdir DIR] [--only grpo|sft]
 
 Seconds per optimizer step of our SFT and GRPO recipes against a bare TRL trainer on the same tiny model,
 the same rows and the same settings (recipes/tiny/<recipe>.yaml, no checkpoints), and each run's peak memory
 (resident set size; on a GPU also peak allocated memory). Target: recipe overhead per step <= 10%.
 
-Each run is its own process, so peak memory is per run. "bare" = the model from
-``AutoModelForImageTextToText``, ``trl.get_peft_config``, the same dataset rows, and (GRPO) a constant
-reward; "recipe" = ``recipes/<recipe>.py``'s ``build_trainer`` (our reward, our data preparation).
+Each run is its own process, so peak memory is per run. "bare" = the trainer loading the model from its
+path, ``trl.get_peft_config``, the same dataset rows, and (GRPO) a constant reward; "recipe" = ``recipes/<recipe>.py``'s ``build_trainer`` (our reward, our data preparation).
 A step's time is the gap between consecutive ``on_step_end`` callbacks (data loading, generation,
 reward, forward, backward, optimizer); the first ``--warmup`` steps are left out; the median and the
 minimum are reported (on a shared machine the minimum is the steadier figure). ``--repeats`` runs bare and
@@ -17,7 +16,7 @@ recipe alternately several times and keeps each mode's best median.
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 import resource
 import subprocess
@@ -29,15 +28,11 @@ from statistics import median
 from types import ModuleType
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
 RECIPES = ("grpo", "sft")
 
 
 def load_recipe(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"recipe_{name}", REPO / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"recipes.{name}")
 
 
 def constant_reward(completions: list[Any], **_: Any) -> list[float]:
@@ -47,15 +42,14 @@ def constant_reward(completions: list[Any], **_: Any) -> list[float]:
 
 def bare_trainer(recipe: str, script_args: Any, training_args: Any, model_args: Any) -> Any:
     """A plain TRL trainer on the rows the recipe would build, with nothing of ours in the loop."""
-    from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import GRPOTrainer, SFTTrainer, get_peft_config
 
     from data.builders import build_grpo_dataset, build_sft_dataset, to_prompt_completion
     from proactive.training import load_recipe_records
 
     records = load_recipe_records(script_args)
-    model = AutoModelForImageTextToText.from_pretrained(model_args.model_name_or_path, dtype=model_args.dtype)
-    processor = AutoProcessor.from_pretrained(model_args.model_name_or_path)
+    model = model_args.model_name_or_path  # loaded by the trainer, as the recipe's is
+    training_args.model_init_kwargs = {"dtype": model_args.dtype}
     peft_config = get_peft_config(model_args)
     if recipe == "grpo":
         dataset = build_grpo_dataset(records.train, records.benchmark_dir).select_columns(["prompt", "image"])
@@ -64,7 +58,6 @@ def bare_trainer(recipe: str, script_args: Any, training_args: Any, model_args: 
             reward_funcs=constant_reward,
             args=training_args,
             train_dataset=dataset,
-            processing_class=processor,
             peft_config=peft_config,
         )
     dataset = to_prompt_completion(build_sft_dataset(records.train, records.benchmark_dir))
@@ -72,7 +65,6 @@ def bare_trainer(recipe: str, script_args: Any, training_args: Any, model_args: 
         model=model,
         args=training_args,
         train_dataset=dataset,
-        processing_class=processor,
         peft_config=peft_config,
     )
 
@@ -88,7 +80,7 @@ def worker(
     from proactive.recipe_args import parse_recipe_args
 
     torch.set_num_threads(threads)
-    argv = ["--config", str(REPO / "recipes" / "tiny" / f"{recipe}.yaml"), "--model_name_or_path", model]
+    argv = ["--config", f"tiny/{recipe}", "--model_name_or_path", model]
     argv += ["--benchmark_dir", bench, "--output_dir", out, "--max_steps", str(steps + warmup)]
     argv += ["--save_strategy", "no", "--logging_steps", str(steps + warmup), "--report_to", "none"]
     if recipe == "grpo":

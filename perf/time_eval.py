@@ -1,5 +1,5 @@
-"""Usage: python benchmarks/bench_eval.py [--per-scenario 16] [--batch-size 32] [--arch qwen2_vl] [--threads 1]
-                                     [--answers free|letters] [--work DIR] [--json OUT.json]
+"""Usage: python perf/time_eval.py [--per-scenario 16] [--batch-size 32] [--arch qwen2_vl] [--threads 1]
+                          [--answers free|letters] [--work DIR] [--json OUT.json]
 
 Episodes per second of the batched multi-turn rollout (one generate call per batch per turn) against a
 one-episode-at-a-time loop (the official loop's shape), with a tiny offline model over the synthetic
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    work = Path(args.work or tempfile.mkdtemp(prefix="bench_eval_"))
+    work = Path(args.work or tempfile.mkdtemp(prefix="time_eval_"))
     data_dir = work / "bench"
     if not (data_dir / "synthetic.json").is_file():
         generate_benchmark(data_dir, args.per_scenario, seed=0, size=56)

@@ -1,8 +1,8 @@
-"""Usage: python benchmarks/bench_data.py [--per-scenario 500] [--size 112] [--records 18000] [--repeats 3] [--dir DIR]
+"""Usage: python perf/time_data.py [--per-scenario 500] [--size 112] [--records 18000] [--repeats 3] [--dir DIR]
 
 Times the synthetic benchmark generator on 7 x N episodes in one thread (target >= 200 episodes/s;
 images, sidecar walk and oracle check included) and the loader on 18,000 records (the generated lines
-replicated with fresh ids into a second folder, images shared), with and without the image check.
+replicated with fresh ids into a second folder, images hard-linked), with and without the image check.
 Episodes/s are given per wall-clock second and per CPU second of this process: on a shared machine or
 a slow disk the two differ. Everything is written under a temporary folder unless --dir is given.
 """
@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +33,7 @@ def time_generation(folder: Path, per_scenario: int, size: int) -> dict[str, tup
 
 
 def replicate(source: Path, target: Path, total: int) -> int:
-    """Fill ``target`` with ``total`` JSONL lines cycled from ``source`` (fresh ids, same images)."""
+    """Fill ``target`` with ``total`` JSONL lines cycled from ``source`` (fresh ids, same images, hard-linked)."""
     target.mkdir(parents=True)
     for index, name in enumerate(SCENARIO_NAMES):
         lines = [
@@ -47,7 +49,7 @@ def replicate(source: Path, target: Path, total: int) -> int:
                 line["id"] = new_id
                 handle.write(json.dumps(line) + "\n")
         informative_path(target, name).write_text(json.dumps(sidecar), encoding="utf-8")
-        (target / name).symlink_to(source / name, target_is_directory=True)
+        shutil.copytree(source / name, target / name, copy_function=os.link)  # images must lie inside
     return total
 
 
@@ -95,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dir is not None:
         run(args.dir, args.per_scenario, args.size, args.records, args.repeats)
         return 0
-    with tempfile.TemporaryDirectory(prefix="bench_data_") as folder:
+    with tempfile.TemporaryDirectory(prefix="time_data_") as folder:
         run(Path(folder), args.per_scenario, args.size, args.records, args.repeats)
     return 0
 

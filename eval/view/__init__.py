@@ -1,0 +1,1 @@
+"""Static pages to browse evaluation episodes turn by turn (the writer behind ``proactive view``)."""
