@@ -11,12 +11,12 @@ changed):
    episodes) and ``eval`` (fresh episodes, never trained on);
 3. the recipe: a LoRA SFT warm start (``recipes/sft.py --config recipes/quickstart/sft.yaml``), merged into
    a copy of the base, then LoRA GRPO from that merged model (``recipes/grpo.py --config
-   recipes/quickstart/grpo.yaml``) with the ``proactive`` reward and, as a control, the paper's
-   ``paper_rp1.0`` as published (``GRPO_RUNS`` below: each run's flags, printed with its command) -- the
-   two GRPO runs in parallel, one torch thread each; every recipe runs through ``accelerate launch``
-   (accelerate_configs/cpu.yaml);
-4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and both GRPO
-   adapters, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
+   recipes/quickstart/grpo.yaml``) three times: the ``proactive`` reward, the paper's ``paper_rp1.0`` as
+   published (the control), and the ``proactive`` reward on whole episodes (``--rollout episode``)
+   (``GRPO_RUNS`` below: each run's flags, printed with its command) -- the GRPO runs in parallel, one
+   torch thread each; every recipe runs through ``accelerate launch`` (accelerate_configs/cpu.yaml);
+4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and every GRPO
+   adapter, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
 5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks), per scenario
    group ``proactive report``'s comparison tables and plots, and ``proactive view`` pages to browse the
    episodes of every run and the GRPO runs' sampled completions.
@@ -48,7 +48,7 @@ from proactive.configs import accelerate_config, recipe_config
 from proactive.embedded_base import weights_sha256
 from proactive.launch import recipe_launch, runnable
 from proactive.merge import merge_adapter
-from proactive.quickstart_report import CONTROL, TRAINED, Roles
+from proactive.quickstart_report import CONTROL, OTHER, TRAINED, Roles
 
 CONFIGS = "quickstart"  # recipes/quickstart/<method>.yaml
 ACCELERATE_CONFIG = "cpu"  # accelerate_configs/cpu.yaml
@@ -72,6 +72,8 @@ GRPO_RUNS = (
     GRPORun("grpo-proactive", TRAINED, ("--reward_preset", "proactive")),
     # The control: the paper's rp=1.0 reward as published, so without the config's reward_kwargs.
     GRPORun("grpo-paper_rp1.0", CONTROL, ("--reward_preset", "paper_rp1.0", "--reward_kwargs", "{}")),
+    # Episode-level GRPO (proactive/episode_rollout.py): the same reward scored on the episode's final answer.
+    GRPORun("grpo-episode", OTHER, ("--reward_preset", "proactive", "--rollout", "episode")),
 )
 
 
@@ -88,6 +90,7 @@ class Plan:
     sft_flags: tuple[str, ...] = ()  # extra recipe flags, e.g. smaller batches
     grpo_flags: tuple[str, ...] = ()
     eval_batch_size: int = 32
+    expected_time: str = "about 12 minutes on 2 CPU cores"  # printed first (docs/quickstart-log.md)
 
 
 DEFAULT_PLAN = Plan()
@@ -105,6 +108,7 @@ FAST_PLAN = Plan(
     sft_flags=("--per_device_train_batch_size", "4"),
     grpo_flags=("--per_device_train_batch_size", "8", "--num_generations", "4"),
     eval_batch_size=16,
+    expected_time="a few minutes",
 )
 
 
@@ -351,6 +355,20 @@ def write_views(
     return pages
 
 
+def announcement(out: Path, plan: Plan, pretrain: bool, groups: dict[str, list[str]]) -> str:
+    """What the run is about to do and how long it should take: its first lines."""
+    base = "rebuild the tiny base (--pretrain), then" if pretrain else "from the embedded tiny base,"
+    runs = ", ".join(run.label for run in plan.grpo_runs)
+    return (
+        f"proactive quickstart: {base} a LoRA SFT warm start ({plan.sft_steps} steps), then LoRA GRPO "
+        f"({plan.grpo_steps} steps each, in parallel: {runs}),\nthen every run evaluated on fresh episodes "
+        f"({plan.eval_per_scenario} per scenario) of {', '.join(groups)}, and a report with 95% CIs.\n"
+        f"Expected: {plan.expected_time}"
+        + (" plus the pretraining" if pretrain else "")
+        + f". Outputs: {out}; a rerun reuses every finished stage."
+    )
+
+
 # --- the whole run ---------------------------------------------------------------------------------
 def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = False) -> Path:
     """Every stage, in order (``pretrain``: rebuild the base first); returns the path of ``report.md``."""
@@ -359,6 +377,7 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = 
     train_scenarios, held_out = recipe_scenarios()
     groups = {TRAIN_GROUP: train_scenarios, HELD_OUT_GROUP: held_out}
     models = 1 + (plan.sft_steps > 0) + len(plan.grpo_runs)
+    print(announcement(out, plan, pretrain, groups), flush=True)
     progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.grpo_runs) > 0))
     base = progress.run("pretrained tiny base", lambda: make_base(out, plan, pretrain))
     base_build = json.loads((base / "tiny_model.json").read_text())["build"]

@@ -34,10 +34,10 @@ def test_every_stage_leaves_its_outputs(fast_run: tuple[Path, Path, str]) -> Non
     assert json.loads((out / "eval" / "base" / quickstart.TRAIN_GROUP / "config.json").read_text())[
         "model"
     ] == str(BASE_DIR)
-    for adapter in ("sft", "grpo-proactive", "grpo-paper_rp1.0"):
+    for adapter in ("sft", "grpo-proactive", "grpo-paper_rp1.0", "grpo-episode"):
         assert (out / adapter / "adapter_model.safetensors").stat().st_size > 0
     assert (out / "sft-merged" / "model.safetensors").is_file()
-    labels = ("oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0")
+    labels = ("oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0", "grpo-episode")
     for label in labels:
         for group in (quickstart.TRAIN_GROUP, quickstart.HELD_OUT_GROUP):
             run = out / "eval" / label / group
@@ -79,12 +79,12 @@ def test_report_links_the_pages_of_every_run_and_of_the_grpo_samples(
     out, report, text = fast_run
     links = re.findall(r"^- \[(.+?)\]\((.+?/index\.html)\)$", text, re.MULTILINE)
     pages = {title: report.parent / path for title, path in links}
-    labels = ["oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0"]
+    labels = ["oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0", "grpo-episode"]
     for group in (quickstart.TRAIN_GROUP, quickstart.HELD_OUT_GROUP):
         index = read_index(pages[f"{group}: episodes of every run"])
         episodes = (out / "eval" / "base" / group / "episodes.jsonl").read_text().splitlines()
         assert index["runs"] == labels and len(index["items"]) == len(episodes)
-    for reward in ("proactive", "paper_rp1.0"):
+    for reward in ("proactive", "paper_rp1.0", "episode"):
         index = read_index(pages[f"grpo-{reward}: GRPO samples, step by step"])
         assert index["completions"] == 8  # the last generation batch: 8 completions of 2 prompts
 
