@@ -2,7 +2,7 @@
 
 usage: python perf/measure_base.py --model DIR [--data DIR] [--seed 2] [--per-scenario 40] [--samples 8]
        [--sample-states 48] [--temperature 0.7] [--threads 1] [--batch-size 32]
-       [--grpo-steps 0] [--grpo-data DIR] --out FILE.json
+       [--grpo-steps 0] [--grpo-data DIR] --out FILE.json [--ship]
 
 On fresh synthetic episodes (``--data``, else a benchmark of ``--seed`` written next to ``--out``, at the
 model's image size), every scenario:
@@ -40,9 +40,11 @@ from data.synth import generate_benchmark
 from eval.backends import HFGenerator, Prompt, load_hf_generator
 from eval.cli import EvalConfig, evaluate
 from eval.metrics import bootstrap_ci
+from eval.report import ci_text, metric_cell
 from eval.results import MCQA, EpisodeResult
 from eval.rollout import conversation
 from eval.store import read_episodes
+from proactive.embedded_base import ship
 from proactive.tiny_models import BUILD_FILE, read_build_args
 
 SAMPLE_MAX_NEW_TOKENS = 16  # recipes/quickstart/grpo.yaml's max_completion_length
@@ -248,17 +250,10 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _cell(block: dict[str, Any] | None, metric: str, digits: int = 1) -> str:
-    if not block or block.get(metric) is None:
-        return "–"
-    value, ci = block[metric], block.get(f"{metric}_ci")
-    return f"{value:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
-
-
 def _rate_cell(figure: dict[str, Any] | None) -> str:
     if not figure or figure["value"] is None:
         return "–"
-    return f"{figure['value']:.1f} [{figure['ci'][0]:.1f}, {figure['ci'][1]:.1f}]"
+    return ci_text(figure["value"], figure["ci"], 1)
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -269,13 +264,13 @@ def format_table(result: dict[str, Any]) -> str:
     for scenario, block in summary["scenarios"].items():
         sampled = result["sampled_uninformative"].get(scenario, {})
         lines.append(
-            f"| {SCENARIOS[scenario].short} | {_cell(block, 'reference_acc')} | {_cell(block, 'acc')} | "
-            f"{_cell(block, 'psr', 2)} | {_rate_cell(result['greedy_uninformative_asks'].get(scenario))} | "
+            f"| {SCENARIOS[scenario].short} | {metric_cell(block, 'reference_acc')} | {metric_cell(block, 'acc')} | "
+            f"{metric_cell(block, 'psr')} | {_rate_cell(result['greedy_uninformative_asks'].get(scenario))} | "
             f"{_rate_cell(sampled.get('ask'))} | {_rate_cell(sampled.get('states_with_an_ask'))} |"
         )
     average = summary["average"]
     lines.append(
-        f"| average | {_cell(average, 'reference_acc')} | {_cell(average, 'acc')} | {_cell(average, 'psr', 2)} | | | |"
+        f"| average | {metric_cell(average, 'reference_acc')} | {metric_cell(average, 'acc')} | {metric_cell(average, 'psr')} | | | |"
     )
     speed = result["speed"]
     lines.append(
@@ -306,10 +301,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--grpo-steps", type=int, default=0, help="time this many GRPO steps (0: none)")
     parser.add_argument("--grpo-data", help="GRPO training benchmark (default: 60 per scenario, seed 0)")
     parser.add_argument("--out", required=True, help="JSON file to write (its stem names a work folder)")
+    parser.add_argument(
+        "--ship",
+        action="store_true",
+        help="then copy the model into proactive/tiny/base/ with these figures in its manifest.json",
+    )
     args = parser.parse_args(argv)
     result = measure(args)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(format_table(result))
+    if args.ship:
+        figures = {key: result[key] for key in ("settings", "summary", "greedy_uninformative_asks", "speed")}
+        figures["sampled_uninformative"] = {
+            scenario: {key: block[key] for key in ("ask", "states_with_an_ask")}
+            for scenario, block in result["sampled_uninformative"].items()
+        }
+        print(f"shipped: {ship(Path(args.model), figures)}")
     return 0
 
 
