@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import sys
 from pathlib import Path
@@ -28,7 +29,9 @@ from proactive.quickstart_report import OTHER, TRAINED, rate_cell
 
 def arm(value: float, first: bool) -> GRPORun:
     return GRPORun(
-        f"grpo-abstain{value:g}", TRAINED if first else OTHER, ("--reward_kwargs", f"{{abstain: {value}}}")
+        f"grpo-abstain{value:g}",
+        TRAINED if first else OTHER,
+        ("--reward_kwargs", json.dumps({"abstain": value})),
     )
 
 

@@ -68,10 +68,10 @@ class GRPORun:
 
 
 GRPO_RUNS = (
-    # The recipe as configured: the `proactive` reward, abstaining scored like a wrong guess.
+    # The recipe as configured: the `proactive` reward as shipped.
     GRPORun("grpo-proactive", TRAINED, ("--reward_preset", "proactive")),
-    # The control: the paper's rp=1.0 reward as published, so without the config's reward_kwargs.
-    GRPORun("grpo-paper_rp1.0", CONTROL, ("--reward_preset", "paper_rp1.0", "--reward_kwargs", "{}")),
+    # The control: the paper's rp=1.0 reward as published.
+    GRPORun("grpo-paper_rp1.0", CONTROL, ("--reward_preset", "paper_rp1.0")),
     # Episode-level GRPO (proactive/episode_rollout.py): the same reward scored on the episode's final answer.
     GRPORun("grpo-episode", OTHER, ("--reward_preset", "proactive", "--rollout", "episode")),
 )
@@ -84,8 +84,8 @@ class Plan:
     train_per_scenario: int = 60
     eval_per_scenario: int = 40
     pretrain_flags: tuple[tuple[str, str], ...] = ()  # --pretrain: flags of the manifest's command to change
-    sft_steps: int = 60  # 0: GRPO starts from the base itself
-    grpo_steps: int = 300
+    sft_steps: int = 300  # 0: GRPO starts from the base itself
+    grpo_steps: int = 200
     grpo_runs: tuple[GRPORun, ...] = GRPO_RUNS
     sft_flags: tuple[str, ...] = ()  # extra recipe flags, e.g. smaller batches
     grpo_flags: tuple[str, ...] = ()
@@ -379,7 +379,7 @@ def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = 
     models = 1 + (plan.sft_steps > 0) + len(plan.grpo_runs)
     print(announcement(out, plan, pretrain, groups), flush=True)
     progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.grpo_runs) > 0))
-    base = progress.run("pretrained tiny base", lambda: make_base(out, plan, pretrain))
+    base = progress.run("tiny base", lambda: make_base(out, plan, pretrain))
     base_build = json.loads((base / "tiny_model.json").read_text())["build"]
     data = progress.run("synthetic benchmarks", lambda: make_data(out, plan, base_build["image_size"]))
     base_key = {"build": base_build, "weights_sha256": weights_sha256(base)}

@@ -154,6 +154,12 @@ def test_embedded_base_is_what_its_manifest_says() -> None:
     assert manifest["code_version"]["commit"] and not manifest["code_version"]["dirty"]
     figures = manifest["figures"]
     assert len(figures["summary"]["scenarios"]) == 7
+    # what the default run needs of its base (issue 13), measured on fresh episodes by perf/measure_base.py
+    assert figures["settings"]["per_scenario"] >= 40 and figures["settings"]["seed"] not in (0, 1, 1000)
+    assert figures["summary"]["average"]["reference_acc"] >= 85.0
+    assert all(block["reference_acc"] >= 70.0 for block in figures["summary"]["scenarios"].values())
+    assert figures["summary"]["average"]["psr"] < 0.3
+    assert all(rate["value"] < 5.0 for rate in figures["greedy_uninformative_asks"].values())
     model = AutoModelForImageTextToText.from_pretrained(folder)
     assert sum(p.numel() for p in model.parameters()) == manifest["num_parameters"]
 
