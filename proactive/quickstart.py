@@ -1,24 +1,27 @@
-"""Run the main job end to end: synthetic data -> pretrained tiny base -> SFT warm start -> GRPO -> eval -> report.
+"""Run the main job end to end: embedded tiny base -> synthetic data -> SFT warm start -> GRPO -> eval -> report.
 
 Stages (each prints its timing; each output folder is a cached stage, data/stage.py, stamped with its
 inputs -- ``synthetic.json``, ``tiny_model.json`` or ``quickstart_stage.json`` -- so a rerun redoes only what
-changed; the pretrained base in particular is reused):
-1. three synthetic benchmarks with different seeds: ``pretrain`` (the base's pretraining data), ``train``
-   (the recipe's episodes) and ``eval`` (fresh episodes, never trained on);
-2. the tiny base: a Qwen2-VL twin pretrained with full weights on the pretraining data (proactive/pretrain.py);
+changed):
+1. the tiny base: the pretrained Qwen2-VL twin embedded in the package (proactive/tiny/base/; its
+   manifest.json says how it was made and what it measures); ``--pretrain`` rebuilds it into ``<out>/base``
+   with the manifest's ``proactive tiny-model --pretrain`` command instead (an hour or more on a CPU; with
+   ``--fast``, a short version of it);
+2. two synthetic benchmarks with different seeds, at the base's image size: ``train`` (the recipe's
+   episodes) and ``eval`` (fresh episodes, never trained on);
 3. the recipe: a LoRA SFT warm start (``recipes/sft.py --config recipes/quickstart/sft.yaml``), merged into
    a copy of the base, then LoRA GRPO from that merged model (``recipes/grpo.py --config
-   recipes/quickstart/grpo.yaml``) with the ``proactive`` reward and, as a control, the paper's
-   ``paper_rp1.0`` as published (``GRPO_RUNS`` below: each run's flags, printed with its command) -- the
-   two GRPO runs in parallel, one torch thread each; every recipe runs through ``accelerate launch``
-   (accelerate_configs/cpu.yaml);
-4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and both GRPO
-   adapters, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
+   recipes/quickstart/grpo.yaml``) three times: the ``proactive`` reward, the paper's ``paper_rp1.0`` as
+   published (the control), and the ``proactive`` reward on whole episodes (``--rollout episode``)
+   (``GRPO_RUNS`` below: each run's flags, printed with its command) -- the GRPO runs in parallel, one
+   torch thread each; every recipe runs through ``accelerate launch`` (accelerate_configs/cpu.yaml);
+4. ``proactive eval`` (MCQA + reference image) of the oracle, the base, the SFT adapter and every GRPO
+   adapter, on the eval benchmark's episodes of the training scenarios and of the held-out scenarios;
 5. the report: ``<out>/report/report.md`` (evidence tables with 95% CIs, target checks), per scenario
    group ``proactive report``'s comparison tables and plots, and ``proactive view`` pages to browse the
    episodes of every run and the GRPO runs' sampled completions.
 
-``--fast`` runs the same stages at toy sizes (the CI smoke run, a few minutes).
+``--fast`` runs the same stages at toy sizes from the same embedded base (the CI smoke run, a few minutes).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +45,15 @@ from data.outdir import OutputFolderError, check_output_folder
 from data.stage import Stage
 from proactive.cli import command_parser
 from proactive.configs import accelerate_config, recipe_config
+from proactive.embedded_base import weights_sha256
 from proactive.launch import recipe_launch, runnable
 from proactive.merge import merge_adapter
-from proactive.pretrain import PretrainArgs
-from proactive.quickstart_report import CONTROL, TRAINED, Roles
+from proactive.quickstart_report import CONTROL, OTHER, TRAINED, Roles
 
 CONFIGS = "quickstart"  # recipes/quickstart/<method>.yaml
 ACCELERATE_CONFIG = "cpu"  # accelerate_configs/cpu.yaml
 STAMP = "quickstart_stage.json"
-DATA_SEEDS = {"pretrain": 1000, "train": 0, "eval": 1}
+DATA_SEEDS = {"train": 0, "eval": 1}
 TRAIN_GROUP, HELD_OUT_GROUP = "train-scenarios", "held-out-scenarios"
 
 
@@ -65,10 +68,12 @@ class GRPORun:
 
 
 GRPO_RUNS = (
-    # The recipe as configured: the `proactive` reward, abstaining scored like a wrong guess.
+    # The recipe as configured: the `proactive` reward as shipped.
     GRPORun("grpo-proactive", TRAINED, ("--reward_preset", "proactive")),
-    # The control: the paper's rp=1.0 reward as published, so without the config's reward_kwargs.
-    GRPORun("grpo-paper_rp1.0", CONTROL, ("--reward_preset", "paper_rp1.0", "--reward_kwargs", "{}")),
+    # The control: the paper's rp=1.0 reward as published.
+    GRPORun("grpo-paper_rp1.0", CONTROL, ("--reward_preset", "paper_rp1.0")),
+    # Episode-level GRPO (proactive/episode_rollout.py): the same reward scored on the episode's final answer.
+    GRPORun("grpo-episode", OTHER, ("--reward_preset", "proactive", "--rollout", "episode")),
 )
 
 
@@ -76,45 +81,34 @@ GRPO_RUNS = (
 class Plan:
     """Sizes and steps of one quickstart run (the default and ``--fast``)."""
 
-    pretrain_per_scenario: int = 200
     train_per_scenario: int = 60
     eval_per_scenario: int = 40
-    image_size: int = 112
-    hidden_size: int = 128
-    num_layers: int = 4
-    vision_depth: int = 2
-    pretrain: PretrainArgs = field(default_factory=PretrainArgs)
-    sft_steps: int = 60  # 0: GRPO starts from the base itself
-    grpo_steps: int = 300
+    pretrain_flags: tuple[tuple[str, str], ...] = ()  # --pretrain: flags of the manifest's command to change
+    sft_steps: int = 300  # 0: GRPO starts from the base itself
+    grpo_steps: int = 200
     grpo_runs: tuple[GRPORun, ...] = GRPO_RUNS
     sft_flags: tuple[str, ...] = ()  # extra recipe flags, e.g. smaller batches
     grpo_flags: tuple[str, ...] = ()
     eval_batch_size: int = 32
-
-    def base_kwargs(self) -> dict[str, int]:
-        return {
-            "image_size": self.image_size,
-            "hidden_size": self.hidden_size,
-            "num_layers": self.num_layers,
-            "vision_depth": self.vision_depth,
-        }
+    expected_time: str = "about 12 minutes on 2 CPU cores"  # printed first (docs/quickstart-log.md)
 
 
 DEFAULT_PLAN = Plan()
 FAST_PLAN = Plan(
-    pretrain_per_scenario=4,
     train_per_scenario=4,
     eval_per_scenario=2,
-    image_size=56,
-    hidden_size=64,
-    num_layers=2,
-    vision_depth=1,
-    pretrain=PretrainArgs(steps=3, batch_size=8),
+    pretrain_flags=(
+        ("steps", "2"),
+        ("batch_size", "4"),
+        ("vision_steps", "2"),
+        ("synthetic_per_scenario", "2"),
+    ),
     sft_steps=2,
     grpo_steps=2,
     sft_flags=("--per_device_train_batch_size", "4"),
     grpo_flags=("--per_device_train_batch_size", "8", "--num_generations", "4"),
     eval_batch_size=16,
+    expected_time="a few minutes",
 )
 
 
@@ -163,41 +157,34 @@ class Progress:
 
 
 # --- stages ----------------------------------------------------------------------------------------
-def make_data(out: Path, plan: Plan) -> dict[str, Path]:
-    """The pretrain, train and eval benchmarks (each regenerated only when its arguments change)."""
+def make_data(out: Path, plan: Plan, image_size: int) -> dict[str, Path]:
+    """The train and eval benchmarks at the base's image size (each regenerated only when its arguments change)."""
     from data.synth.generate import benchmark_stage, generate_benchmark
 
-    sizes = {
-        "pretrain": plan.pretrain_per_scenario,
-        "train": plan.train_per_scenario,
-        "eval": plan.eval_per_scenario,
-    }
+    sizes = {"train": plan.train_per_scenario, "eval": plan.eval_per_scenario}
     folders = {}
     for name, per_scenario in sizes.items():
         folder = out / "data" / name
-        if benchmark_stage(folder, per_scenario, DATA_SEEDS[name], plan.image_size).done():
+        if benchmark_stage(folder, per_scenario, DATA_SEEDS[name], image_size).done():
             print(f"{folder}: reused")
         else:
-            generate_benchmark(folder, per_scenario, DATA_SEEDS[name], plan.image_size)
+            generate_benchmark(folder, per_scenario, DATA_SEEDS[name], image_size)
             print(f"{folder}: {per_scenario} episodes per scenario (seed {DATA_SEEDS[name]})")
         folders[name] = folder
     return folders
 
 
-def make_base(out: Path, plan: Plan, pretrain_data: Path) -> Path:
-    """The pretrained tiny base (reused when it was pretrained with the same arguments)."""
-    from proactive.pretrain import pretrain_stage, pretrain_tiny_model
+def make_base(out: Path, plan: Plan, pretrain: bool) -> Path:
+    """The embedded base, or with ``pretrain`` the base rebuilt into ``<out>/base`` by the manifest's command
+    (with the plan's flags changed; reused when pretrained alike)."""
+    from proactive.embedded_base import embedded_base, rebuild
 
-    folder = out / "base"
-    reused = pretrain_stage("qwen2_vl", folder, pretrain_data, plan.pretrain, **plan.base_kwargs()).done()
-    pretrain_tiny_model("qwen2_vl", folder, pretrain_data, plan.pretrain, **plan.base_kwargs())
-    record = json.loads((folder / "tiny_model.json").read_text())
-    metrics = record.get("pretrain_metrics", {})
-    print(
-        f"{folder}: {'reused' if reused else 'pretrained'}, {record['num_parameters']:,} parameters, "
-        f"final loss {metrics.get('final_loss')}, {metrics.get('train_runtime_s')} s of training"
-    )
-    return folder
+    if not pretrain:
+        folder = embedded_base()
+        record = json.loads((folder / "tiny_model.json").read_text())
+        print(f"{folder}: the embedded base, {record['num_parameters']:,} parameters (manifest.json)")
+        return folder
+    return rebuild(out / "base", **dict(plan.pretrain_flags))
 
 
 def recipe_command(recipe: str, flags: Sequence[str]) -> list[str]:
@@ -368,18 +355,34 @@ def write_views(
     return pages
 
 
+def announcement(out: Path, plan: Plan, pretrain: bool, groups: dict[str, list[str]]) -> str:
+    """What the run is about to do and how long it should take: its first lines."""
+    base = "rebuild the tiny base (--pretrain), then" if pretrain else "from the embedded tiny base,"
+    runs = ", ".join(run.label for run in plan.grpo_runs)
+    return (
+        f"proactive quickstart: {base} a LoRA SFT warm start ({plan.sft_steps} steps), then LoRA GRPO "
+        f"({plan.grpo_steps} steps each, in parallel: {runs}),\nthen every run evaluated on fresh episodes "
+        f"({plan.eval_per_scenario} per scenario) of {', '.join(groups)}, and a report with 95% CIs.\n"
+        f"Expected: {plan.expected_time}"
+        + (" plus the pretraining" if pretrain else "")
+        + f". Outputs: {out}; a rerun reuses every finished stage."
+    )
+
+
 # --- the whole run ---------------------------------------------------------------------------------
-def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN) -> Path:
-    """Every stage, in order; returns the path of ``report.md``."""
+def run_quickstart(out: str | Path, plan: Plan = DEFAULT_PLAN, pretrain: bool = False) -> Path:
+    """Every stage, in order (``pretrain``: rebuild the base first); returns the path of ``report.md``."""
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     train_scenarios, held_out = recipe_scenarios()
     groups = {TRAIN_GROUP: train_scenarios, HELD_OUT_GROUP: held_out}
     models = 1 + (plan.sft_steps > 0) + len(plan.grpo_runs)
+    print(announcement(out, plan, pretrain, groups), flush=True)
     progress = Progress(total=4 + (plan.sft_steps > 0) + (len(plan.grpo_runs) > 0))
-    data = progress.run("synthetic benchmarks", lambda: make_data(out, plan))
-    base = progress.run("pretrained tiny base", lambda: make_base(out, plan, data["pretrain"]))
-    base_key = json.loads((base / "tiny_model.json").read_text())["build"]
+    base = progress.run("tiny base", lambda: make_base(out, plan, pretrain))
+    base_build = json.loads((base / "tiny_model.json").read_text())["build"]
+    data = progress.run("synthetic benchmarks", lambda: make_data(out, plan, base_build["image_size"]))
+    base_key = {"build": base_build, "weights_sha256": weights_sha256(base)}
     targets = [
         EvalTarget("oracle", ("--policy", "oracle"), None),
         EvalTarget("base", ("--model", str(base)), base_key),
@@ -434,6 +437,11 @@ def main(argv: list[str] | None = None) -> int:
         "--out", default="outputs/quickstart", help="folder for every output (default %(default)s)"
     )
     parser.add_argument("--fast", action="store_true", help="toy sizes: the CI smoke run")
+    parser.add_argument(
+        "--pretrain",
+        action="store_true",
+        help="rebuild the base with its manifest's command instead of using the embedded one (an hour or more)",
+    )
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice, all cores)")
     args = parser.parse_args(argv)
     try:
@@ -447,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     try:
-        run_quickstart(args.out, FAST_PLAN if args.fast else DEFAULT_PLAN)
+        run_quickstart(args.out, FAST_PLAN if args.fast else DEFAULT_PLAN, pretrain=args.pretrain)
     except subprocess.CalledProcessError as err:
         print(
             f"proactive quickstart: a recipe failed (exit {err.returncode}): {' '.join(err.cmd)}",

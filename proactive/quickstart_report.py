@@ -25,11 +25,15 @@ from eval.store import read_episodes, read_summary
 
 REPORT_FILE = "report.md"
 ACC_GAIN_TARGET = 40.0  # points of acc over the base, on the training scenarios' fresh episodes
-PSR_TOLERANCE = 0.25  # "close to the oracle's": within 25% of the oracle's psr
-REFERENCE_DROP_TOLERANCE = 5.0  # points of reference-image acc the adapter may lose
+PSR_GAP = 0.5  # "close to the oracle's": psr within 0.5 interventions per episode of the oracle's
+SCENARIO_PSR_FLOOR = 0.5  # every training scenario asks: psr above this in each
+REFERENCE_DROP_TOLERANCE = 3.0  # points of reference-image acc the adapter may lose
+WRONG_GUESS_RATIO = (
+    0.5  # episodes ended by a wrong guess on an uninformative view: at most this share of the base's
+)
 GUESS_OUTCOMES = (Outcome.CORRECT.value, Outcome.WRONG_CATEGORY.value)
 INTERVENTION = Outcome.INTERVENTION.value
-TRAINED, CONTROL = "trained", "control"
+TRAINED, CONTROL, OTHER = "trained", "control", "other"
 
 
 @dataclass(frozen=True)
@@ -105,41 +109,53 @@ def verdict(ok: bool) -> str:
 def target_checks(
     train: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], roles: Roles
 ) -> list[str]:
-    """The issue's targets for the trained run against the base and the oracle, each with its numbers."""
+    """The targets for the trained run against the base and the oracle, each with its numbers and verdict."""
     trained = roles.trained
     base, model, oracle = (train[label]["average"] for label in (roles.base, trained, roles.oracle))
     gain = model["acc"] - base["acc"]
     apart = model["acc_ci"][0] > base["acc_ci"][1]
     psr_gap = abs(model["psr"] - oracle["psr"])
+    scenario_psr = {name: block["psr"] for name, block in train[trained]["scenarios"].items()}
+    quiet = [f"{short(name)} {psr:.2f}" for name, psr in scenario_psr.items() if psr <= SCENARIO_PSR_FLOOR]
     ref_drop = base.get("reference_acc", 0.0) - model.get("reference_acc", 0.0)
     base_wrong, model_wrong = (
-        behaviour[roles.base]["wrong_guess_uninformative"],
-        behaviour[trained]["wrong_guess_uninformative"],
+        behaviour[roles.base]["wrong_guess_uninformative"][0],
+        behaviour[trained]["wrong_guess_uninformative"][0],
     )
-    wrong_fell = model_wrong[1][1] < base_wrong[1][0]
-    return [
+    lines = [
         f"- acc gain over the base >= {ACC_GAIN_TARGET:.0f} points with CIs apart: "
         f"{model['acc']:.1f} vs {base['acc']:.1f} (+{gain:.1f}; CIs {'apart' if apart else 'overlap'}) -> "
         + verdict(gain >= ACC_GAIN_TARGET and apart),
-        f"- psr close to the oracle's (within {100 * PSR_TOLERANCE:.0f}%): {model['psr']:.2f} vs oracle "
-        f"{oracle['psr']:.2f} -> " + verdict(psr_gap <= PSR_TOLERANCE * oracle["psr"]),
-        f"- reference-image acc kept (drop <= {REFERENCE_DROP_TOLERANCE:.0f} points): "
+        f"- psr within {PSR_GAP} of the oracle's: {model['psr']:.2f} vs oracle {oracle['psr']:.2f} "
+        f"(gap {psr_gap:.2f}) -> " + verdict(psr_gap <= PSR_GAP),
+        f"- every training scenario asks (psr > {SCENARIO_PSR_FLOOR}): "
+        + ", ".join(f"{short(name)} {psr:.2f}" for name, psr in scenario_psr.items())
+        + " -> "
+        + verdict(not quiet),
+        f"- reference-image acc within {REFERENCE_DROP_TOLERANCE:.0f} points of the base's: "
         f"{model.get('reference_acc', float('nan')):.1f} vs base {base.get('reference_acc', float('nan')):.1f} -> "
         + verdict(ref_drop <= REFERENCE_DROP_TOLERANCE),
-        f"- wrong guesses on uninformative views fall (CIs apart): {model_wrong[0]:.1f}% of episodes vs base "
-        f"{base_wrong[0]:.1f}% -> " + verdict(wrong_fell),
+        f"- episodes ended by a wrong guess on an uninformative view at most {WRONG_GUESS_RATIO:.0%} of the "
+        f"base's: {model_wrong:.1f}% vs base {base_wrong:.1f}% -> "
+        + verdict(model_wrong <= WRONG_GUESS_RATIO * base_wrong),
     ]
+    if roles.control:
+        control = train[roles.control]["average"]
+        lines.append(
+            f"- no worse than the control ({roles.control}) on acc: {model['acc']:.1f} vs {control['acc']:.1f} -> "
+            + verdict(model["acc"] >= control["acc"])
+        )
+    return lines
 
 
 def control_lines(
     summaries: Mapping[str, Mapping[str, Any]], behaviour: Mapping[str, Mapping[str, Any]], roles: Roles
 ) -> list[str]:
-    """psr, step-limit endings and asks on informative views: the trained run against the control."""
+    """Every run's psr, step-limit endings and asks on informative views, then whether the control over-asks
+    on informative views more than the trained run (CIs apart)."""
     body = []
-    for label in (roles.oracle, roles.base, roles.trained, roles.control):
-        if label not in summaries:
-            continue
-        average = summaries[label]["average"]
+    for label, summary in summaries.items():
+        average = summary["average"]
         reasons = average.get("end_reasons", {})
         total = sum(reasons.values()) or 1
         body.append(
@@ -151,10 +167,22 @@ def control_lines(
                 metric_cell(average, "acc"),
             ]
         )
-    return markdown_table(
+    lines = markdown_table(
         ["run", "psr", "episodes ending at the step limit (%)", "asks on informative views / episode", "acc"],
         body,
     )
+    control, trained = (behaviour[label]["asks_on_informative"] for label in (roles.control, roles.trained))
+    if control[1][0] > trained[1][1]:
+        finding = "yes: it asks more on informative views than the proactive reward, CIs apart (the paper's finding)"
+    elif control[0] > trained[0]:
+        finding = "more on average, but the CIs overlap: not shown at this size"
+    else:
+        finding = "no: it does not ask more on informative views than the proactive reward"
+    return lines + [
+        "",
+        f"Does {roles.control} over-ask on informative views more than {roles.trained}? {control[2]} vs "
+        f"{trained[2]} interventions per episode: {finding}.",
+    ]
 
 
 # --- the report ------------------------------------------------------------------------------------
@@ -297,11 +325,13 @@ def _setup_lines(
     metrics = base.get("pretrain_metrics", {})
     groups = list(scenarios)
     return [
-        "Rows: `oracle` (asks while the view is uninformative, then answers: the ceiling), `base` (the tiny",
-        "Qwen2-VL twin pretrained with full weights on informative views of a separate synthetic benchmark),",
-        "`sft` (base + the LoRA SFT warm start), `grpo-proactive` (SFT merged into the base, then LoRA GRPO with",
-        "the `proactive` reward, abstaining scored like a wrong guess: recipes/quickstart/grpo.yaml),",
-        "`grpo-paper_rp1.0` (same start, the paper's rp=1.0 reward as published: the control).",
+        "Rows: `oracle` (asks while the view is uninformative, then answers: the ceiling), `base` (the embedded",
+        "tiny Qwen2-VL twin, proactive/tiny/base: pretrained with full weights on a separate synthetic benchmark",
+        "to answer informative views and not to ask), `sft` (base + the LoRA SFT warm start), `grpo-proactive`",
+        "(SFT merged into the base, then LoRA GRPO with the `proactive` reward: recipes/quickstart/grpo.yaml),",
+        "`grpo-paper_rp1.0` (same start, the paper's rp=1.0 reward as published: the control) and `grpo-episode`",
+        "(same start, the `proactive` reward on whole episodes: rollout episode, each sampled turn's episode",
+        "played to its end by the current policy and scored by its final answer).",
         "Every episode is a fresh episode of the eval benchmark (its own seed), never trained on. acc in %,",
         "psr in interventions per episode, 95% percentile bootstrap CIs in brackets; averages are over scenarios.",
         "",

@@ -10,9 +10,13 @@ built otherwise is replaced.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from transformers import GenerationConfig
@@ -84,6 +88,7 @@ def _build_args(arch: str, tokenizer: str, size: TinySize, seed: int) -> dict:
         "hidden_size": size.hidden_size,
         "num_layers": size.num_layers,
         "vision_depth": size.vision_depth,
+        "vision_width": size.vision_width,
     }
     if tokenizer == "bpe":
         args["corpus"] = corpus_digest()
@@ -99,10 +104,15 @@ def tiny_build_args(
     hidden_size: int = 64,
     num_layers: int = 2,
     vision_depth: int = 2,
+    vision_width: int = 0,
 ) -> dict:
     """The build arguments :func:`build_tiny_model` records for these keywords (defaults filled in)."""
     size = TinySize(
-        hidden_size=hidden_size, num_layers=num_layers, vision_depth=vision_depth, image_size=image_size
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        vision_depth=vision_depth,
+        image_size=image_size,
+        vision_width=vision_width,
     )
     return _build_args(arch, tokenizer, size, seed)
 
@@ -145,6 +155,7 @@ def build_tiny_model(
     hidden_size: int = 64,
     num_layers: int = 2,
     vision_depth: int = 2,
+    vision_width: int = 0,
     overwrite: bool = False,
 ) -> Path:
     """Write a tiny random-weight ``arch`` model with its processor to ``out_dir`` and return the folder.
@@ -158,7 +169,11 @@ def build_tiny_model(
     if tokenizer not in TOKENIZER_KINDS:
         raise ValueError(f"unknown tokenizer {tokenizer!r}; choose one of {', '.join(TOKENIZER_KINDS)}")
     size = TinySize(
-        hidden_size=hidden_size, num_layers=num_layers, vision_depth=vision_depth, image_size=image_size
+        hidden_size=hidden_size,
+        num_layers=num_layers,
+        vision_depth=vision_depth,
+        image_size=image_size,
+        vision_width=vision_width,
     )
     stage = tiny_model_stage(out_dir, _build_args(arch, tokenizer, size, seed))
     if not stage.done() or overwrite:
@@ -171,7 +186,26 @@ def tiny_model_stage(out_dir: str | os.PathLike, build_args: dict) -> Stage:
     return Stage(Path(out_dir), build_args, BUILD_FILE, field="build")
 
 
-def main(argv: list[str] | None = None) -> int:
+@dataclass(frozen=True)
+class TinyModelRequest:
+    """What one ``proactive tiny-model`` command asks for."""
+
+    arch: str
+    out: Path
+    build: dict[str, Any]  # build_tiny_model's keywords
+    force: bool = False
+    pretrain: Any = None  # proactive.pretrain.PretrainArgs with --pretrain, else None
+    data: Any = None  # the pretraining data: a benchmark folder or a proactive.pretrain.SyntheticData
+
+
+def _pretrain_flag(name: str) -> str:
+    """``PretrainArgs`` field -> its flag (its ``seed`` is ``--pretrain-seed``: ``--seed`` seeds the weights)."""
+    return "--pretrain-seed" if name == "seed" else "--" + name.replace("_", "-")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from proactive.pretrain import PretrainArgs, SyntheticData
+
     parser = command_parser("proactive tiny-model", __doc__)
     parser.add_argument("--arch", required=True, choices=sorted(ARCHS))
     parser.add_argument(
@@ -179,49 +213,89 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--tokenizer", default="bpe", choices=TOKENIZER_KINDS)
     parser.add_argument("--image-size", type=int, default=56)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the initial weights")
     parser.add_argument("--hidden-size", type=int, default=64)
     parser.add_argument("--num-layers", type=int, default=2)
     parser.add_argument("--vision-depth", type=int, default=2)
+    parser.add_argument("--vision-width", type=int, default=0, help="0: half of --hidden-size (at least 32)")
     parser.add_argument(
         "--force", action="store_true", help="rebuild even when the folder holds the same build"
     )
-    parser.add_argument(
-        "--pretrain",
-        action="store_true",
-        help="pretrain with full weights on --data's informative views (proactive/pretrain.py)",
+    pretraining = parser.add_argument_group("pretraining (proactive/pretrain.py)")
+    pretraining.add_argument(
+        "--pretrain", action="store_true", help="pretrain with full weights on the data's informative views"
     )
-    parser.add_argument("--data", type=Path, help="benchmark folder to pretrain on (with --pretrain)")
-    parser.add_argument("--steps", type=int, default=300, help="pretraining steps (with --pretrain)")
+    source = pretraining.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path, help="benchmark folder to pretrain on")
+    source.add_argument(
+        "--synthetic-per-scenario", type=int, help="generate a synthetic benchmark of N episodes per scenario"
+    )
+    pretraining.add_argument(
+        "--synthetic-seed", type=int, default=SyntheticData.__dataclass_fields__["seed"].default
+    )
+    for field in dataclasses.fields(PretrainArgs):
+        pretraining.add_argument(_pretrain_flag(field.name), type=type(field.default), default=field.default)
+    return parser
+
+
+def parse_request(argv: list[str] | None = None) -> TinyModelRequest:
+    """The request a ``proactive tiny-model`` command line makes (parser errors exit, as argparse does)."""
+    from proactive.pretrain import PretrainArgs, SyntheticData
+
+    parser = build_parser()
     args = parser.parse_args(argv)
-    build_kwargs = dict(
+    build = dict(
         tokenizer=args.tokenizer,
         image_size=args.image_size,
         seed=args.seed,
         hidden_size=args.hidden_size,
         num_layers=args.num_layers,
         vision_depth=args.vision_depth,
+        vision_width=args.vision_width,
     )
-    if args.pretrain:
-        return _pretrain(args, parser, build_kwargs)
-    out = build_tiny_model(args.arch, args.out, overwrite=args.force, **build_kwargs)
+    if not args.pretrain:
+        return TinyModelRequest(args.arch, args.out, build, args.force)
+    if args.data is None and args.synthetic_per_scenario is None:
+        parser.error("--pretrain needs --data BENCH or --synthetic-per-scenario N")
+    values = {
+        f.name: getattr(args, _pretrain_flag(f.name)[2:].replace("-", "_"))
+        for f in dataclasses.fields(PretrainArgs)
+    }
+    data = (
+        args.data
+        if args.data is not None
+        else SyntheticData(args.synthetic_per_scenario, args.synthetic_seed)
+    )
+    return TinyModelRequest(args.arch, args.out, build, args.force, PretrainArgs(**values), data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    request = parse_request(argv)
+    if request.pretrain is not None:
+        return _pretrain(request, argv)
+    out = build_tiny_model(request.arch, request.out, overwrite=request.force, **request.build)
     record = json.loads((out / BUILD_FILE).read_text())
     print(f"{out}: {record['model_class']}, {record['num_parameters']:,} parameters")
     return 0
 
 
-def _pretrain(args: argparse.Namespace, parser: argparse.ArgumentParser, build_kwargs: dict) -> int:
-    from proactive.pretrain import PretrainArgs, pretrain_tiny_model
+def _pretrain(request: TinyModelRequest, argv: list[str]) -> int:
+    """Pretrain, then record in ``tiny_model.json`` the command and the code version (git commit) it ran at."""
+    from proactive.embedded_base import git_commit
+    from proactive.pretrain import pretrain_tiny_model
 
-    if args.data is None:
-        parser.error("--pretrain needs --data BENCH")
+    code_version = git_commit(Path(__file__).resolve().parents[1])  # before the (long) run
     out = pretrain_tiny_model(
-        args.arch, args.out, args.data, PretrainArgs(steps=args.steps), overwrite=args.force, **build_kwargs
+        request.arch, request.out, request.data, request.pretrain, overwrite=request.force, **request.build
     )
     record = json.loads((out / BUILD_FILE).read_text())
+    record["command"] = ["proactive", "tiny-model", *argv]
+    record["code_version"] = code_version
+    (out / BUILD_FILE).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     metrics = record.get("pretrain_metrics", {})
     print(
         f"{out}: pretrained {record['model_class']}, {record['num_parameters']:,} parameters, "
-        f"final loss {metrics.get('final_loss')}"
+        f"final loss {metrics.get('final_loss')}, {metrics.get('train_runtime_s')} s of training"
     )
     return 0

@@ -287,7 +287,9 @@ def save_outputs(trainer: Trainer, metrics: dict[str, Any], config: dict[str, An
     if trainer.is_world_process_zero():
         check_saved_adapter(output_dir)
         (output_dir / RESOLVED_CONFIG).write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    trainer.log_metrics("train", metrics)
+    # printed without the metrics TRL leaves None (a reward function that scores nothing, as the episode
+    # rollouts' finish_episodes); train_results.json keeps them, as null
+    trainer.log_metrics("train", {name: value for name, value in metrics.items() if value is not None})
     trainer.save_metrics("train", metrics)
     trainer.save_state()
     return output_dir

@@ -15,7 +15,7 @@ class RewardWeights:
     over_asking: float = 0.0  # an accepted intervention on a view known to be informative
     wrong_category: float = -0.5  # another category
     premature_answer: float = -0.5  # any category where none is accepted yet (ROD's first step)
-    abstain: float = 0.0  # an abstain option ("I cannot tell.")
+    abstain: float = -0.25  # an abstain option ("I cannot tell."); chosen by a sweep (reward/DESIGN.md)
     invalid_option: float = -0.5  # an offered option that is not accepted now (e.g. the wrong IN-C fix)
     unparseable: float = -0.5  # text that names no offered choice ("A or B", chatter, empty)
     intervention_cost: float = 0.0  # subtracted from both intervention cases (multi-turn training)

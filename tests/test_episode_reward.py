@@ -48,11 +48,11 @@ SCRIPTS = [
     ("QuickDraw", [DETAILS, "A", "C"], Case.CORRECT, 2, 1.0 - 2 * COST),  # letters: A = details, C = banana
     ("QuickDraw", [DETAILS, "coffee mug"], Case.WRONG_CATEGORY, 1, -0.5 - COST),
     ("QuickDraw", [DETAILS, DETAILS, DETAILS, DETAILS], Case.INVALID_OPTION, 3, -0.5 - 3 * COST),  # last view
-    ("QuickDraw", [DETAILS, ABSTAIN], Case.ABSTAIN, 1, 0.0 - COST),
+    ("QuickDraw", [DETAILS, ABSTAIN], Case.ABSTAIN, 1, -0.25 - COST),
     ("QuickDraw", ["A or C"], Case.UNPARSEABLE, 0, -0.5),
     ("Realistic-Occlusion-Dataset", ["banana"], Case.PREMATURE_ANSWER, 0, -0.5),  # right, but at step 0
     ("Realistic-Occlusion-Dataset", [LEFT, "banana"], Case.CORRECT, 1, 1.0 - COST),
-    ("Realistic-Occlusion-Dataset", [LEFT] * 14, Case.ABSTAIN, 14, 0.0 - 14 * COST),  # step limit: no answer
+    ("Realistic-Occlusion-Dataset", [LEFT] * 14, Case.ABSTAIN, 14, -0.25 - 14 * COST),  # step limit: no answer
 ]
 
 

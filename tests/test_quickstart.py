@@ -1,4 +1,5 @@
-"""The quickstart pipeline at toy sizes: every stage runs, the report holds the summaries' numbers, the base is cached."""
+"""The quickstart pipeline at toy sizes from the embedded base: every stage runs, the report holds the summaries'
+numbers, a second run reuses every stage."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from data.records import load_benchmark
 from eval.report import metric_cell
 from eval.view.page import read_index
 from proactive import quickstart
-from proactive.pretrain import PretrainArgs, pretrain_rows
+from proactive.embedded_base import BASE_DIR
 
 pytestmark = pytest.mark.slow
 
@@ -27,13 +27,17 @@ def fast_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]
 def test_every_stage_leaves_its_outputs(fast_run: tuple[Path, Path, str]) -> None:
     out, report, _ = fast_run
     assert report == out / "report" / "report.md"
-    for name in ("pretrain", "train", "eval"):
-        assert (out / "data" / name / "synthetic.json").is_file()
-    assert json.loads((out / "base" / "tiny_model.json").read_text())["build"]["pretrain"]["steps"] == 3
-    for adapter in ("sft", "grpo-proactive", "grpo-paper_rp1.0"):
+    base_size = json.loads((BASE_DIR / "tiny_model.json").read_text())["build"]["image_size"]
+    for name in ("train", "eval"):
+        assert json.loads((out / "data" / name / "synthetic.json").read_text())["size"] == base_size
+    assert not (out / "base").exists()  # the embedded base is used where it is
+    assert json.loads((out / "eval" / "base" / quickstart.TRAIN_GROUP / "config.json").read_text())[
+        "model"
+    ] == str(BASE_DIR)
+    for adapter in ("sft", "grpo-proactive", "grpo-paper_rp1.0", "grpo-episode"):
         assert (out / adapter / "adapter_model.safetensors").stat().st_size > 0
     assert (out / "sft-merged" / "model.safetensors").is_file()
-    labels = ("oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0")
+    labels = ("oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0", "grpo-episode")
     for label in labels:
         for group in (quickstart.TRAIN_GROUP, quickstart.HELD_OUT_GROUP):
             run = out / "eval" / label / group
@@ -75,12 +79,12 @@ def test_report_links_the_pages_of_every_run_and_of_the_grpo_samples(
     out, report, text = fast_run
     links = re.findall(r"^- \[(.+?)\]\((.+?/index\.html)\)$", text, re.MULTILINE)
     pages = {title: report.parent / path for title, path in links}
-    labels = ["oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0"]
+    labels = ["oracle", "base", "sft", "grpo-proactive", "grpo-paper_rp1.0", "grpo-episode"]
     for group in (quickstart.TRAIN_GROUP, quickstart.HELD_OUT_GROUP):
         index = read_index(pages[f"{group}: episodes of every run"])
         episodes = (out / "eval" / "base" / group / "episodes.jsonl").read_text().splitlines()
         assert index["runs"] == labels and len(index["items"]) == len(episodes)
-    for reward in ("proactive", "paper_rp1.0"):
+    for reward in ("proactive", "paper_rp1.0", "episode"):
         index = read_index(pages[f"grpo-{reward}: GRPO samples, step by step"])
         assert index["completions"] == 8  # the last generation batch: 8 completions of 2 prompts
 
@@ -89,29 +93,8 @@ def test_second_run_reuses_every_stage(
     fast_run: tuple[Path, Path, str], capsys: pytest.CaptureFixture
 ) -> None:
     out, _, _ = fast_run
-    weights = out / "base" / "model.safetensors"
-    before = weights.stat().st_mtime_ns
     quickstart.run_quickstart(out, quickstart.FAST_PLAN)
     printed = capsys.readouterr().out
-    assert weights.stat().st_mtime_ns == before
-    assert f"{out / 'base'}: reused" in printed
+    assert f"{out / 'sft-merged'}: reused" in printed
     assert "$ accelerate launch" not in printed  # neither recipe ran again
     assert "$ proactive eval" not in printed
-
-
-def test_pretraining_rows_follow_the_mix(tmp_path: Path, fast_run: tuple[Path, Path, str]) -> None:
-    out, _, _ = fast_run
-    data = out / "data" / "pretrain"
-    records = [r for s in load_benchmark(data).values() for r in s.records]
-    args = PretrainArgs(noise_fraction=0.5, abstain_share=0.0, proactive_share=1.0)
-    rows = pretrain_rows(records, data, args)
-    kinds = [row["kind"] for row in rows]
-    clean = kinds.count("answer") + kinds.count("reference")
-    assert kinds.count("reference") == len(records)
-    noise = len(kinds) - clean
-    assert noise == round(0.5 * clean)
-    assert kinds.count("proactive") >= 0.9 * noise  # a noise row asks unless its view accepts no intervention
-    for row in rows:
-        prompt = row["prompt"][0]["content"][1]["text"]
-        target = row["completion"][0]["content"][0]["text"]
-        assert f". {target}\n" in prompt  # the reply is one of the offered choices, as text

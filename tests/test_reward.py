@@ -138,7 +138,7 @@ EXPECTED = {
         Case.OVER_ASKING: 0.0,
         Case.WRONG_CATEGORY: -0.5,
         Case.PREMATURE_ANSWER: -0.5,
-        Case.ABSTAIN: 0.0,
+        Case.ABSTAIN: -0.25,
         Case.INVALID_OPTION: -0.5,
         Case.UNPARSEABLE: -0.5,
     },
@@ -222,12 +222,13 @@ def test_bad_presets_and_weights_are_refused_with_the_valid_names():
     assert set(WEIGHT_NAMES) == {c.value for c in Case} | {"intervention_cost"}
 
 
-def test_proactive_ordering_correct_over_asking_over_abstaining_over_blind_guessing():
+def test_proactive_ordering_correct_over_asking_over_blind_guessing_over_abstaining_over_wrong():
     r = row(state_at("QuickDraw", 0))
     blind_guess = sum(score_completion(c, r) for c in CATS) / len(CATS)
     assert blind_guess == pytest.approx(0.25 * 1.0 + 0.75 * -0.5)
-    values = [score_completion(a, r) for a in ("banana", "Add more details to the drawing.", ABSTAIN)]
-    assert values[0] > values[1] > values[2] > blind_guess
+    values = [score_completion(a, r) for a in ("banana", "Add more details to the drawing.", ABSTAIN, "star")]
+    assert values[0] > values[1] > blind_guess > values[2] > values[3]
+    assert values[2] == -0.25
     assert score_completion("Add more details to the drawing.", row(state_at("QuickDraw", 2))) < values[1]
 
 

@@ -27,14 +27,22 @@ QWEN_EMBEDDING_ROWS = 151936  # the real Qwen2/2.5/3-VL vocab_size (the tokenize
 
 @dataclass(frozen=True)
 class TinySize:
-    """Toy dimensions: the language model's width and depth, the vision tower's depth, the image side."""
+    """Toy dimensions: the language model's width and depth, the vision tower's depth and width (0: half the
+    language model's width, at least 32), the image side."""
 
     hidden_size: int = 64
     num_layers: int = 2
     vision_depth: int = 2
     image_size: int = 56
+    vision_width: int = 0
 
     def __post_init__(self) -> None:
+        if self.vision_width == 0:
+            object.__setattr__(self, "vision_width", max(32, self.hidden_size // 2))
+        if self.vision_width < 32 or self.vision_width % 16:
+            raise ValueError(
+                f"vision_width must be a multiple of 16 and at least 32, got {self.vision_width}"
+            )
         if self.hidden_size < 32 or self.hidden_size % 16:
             raise ValueError(f"hidden_size must be a multiple of 16 and at least 32, got {self.hidden_size}")
         if self.num_layers < 1 or self.vision_depth < 1:
@@ -57,10 +65,6 @@ class TinySize:
     @property
     def num_kv_heads(self) -> int:
         return max(1, self.num_heads // 2)
-
-    @property
-    def vision_width(self) -> int:
-        return max(32, self.hidden_size // 2)
 
 
 @dataclass(frozen=True)
