@@ -16,9 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from proactive.configs import shipped
 from proactive.tiny_models import BUILD_FILE
 
-BASE_DIR = Path(__file__).resolve().parent / "tiny" / "base"
+BASE_DIR = shipped("proactive", "tiny/base")
 MANIFEST_FILE = "manifest.json"
 WEIGHTS_FILE = "model.safetensors"
 COMMAND_PREFIX = ("proactive", "tiny-model")

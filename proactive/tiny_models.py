@@ -282,10 +282,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _pretrain(request: TinyModelRequest, argv: list[str]) -> int:
     """Pretrain, then record in ``tiny_model.json`` the command and the code version (git commit) it ran at."""
+    from proactive.configs import shipped
     from proactive.embedded_base import git_commit
     from proactive.pretrain import pretrain_tiny_model
 
-    code_version = git_commit(Path(__file__).resolve().parents[1])  # before the (long) run
+    code_version = git_commit(shipped("proactive", "").parent)  # the source tree; before the (long) run
     out = pretrain_tiny_model(
         request.arch, request.out, request.data, request.pretrain, overwrite=request.force, **request.build
     )

@@ -86,9 +86,10 @@ def test_quickstart_fast_runs_from_any_folder(installed) -> None:
     report = work / "qs" / "report" / "report.md"
     assert report.is_file() and "## Targets (grpo-proactive" in report.read_text(encoding="utf-8")
     launches = [line for line in printed.splitlines() if line.startswith("$ accelerate launch")]
-    assert len(launches) == 3  # SFT, then the two GRPO runs
+    assert len(launches) == 4  # SFT, then the three GRPO runs
     assert all(str(venv) in line for line in launches)  # the shipped recipe scripts and configs
-    assert "--reward_preset paper_rp1.0 --reward_kwargs '{}'" in launches[2]  # the control, in the open
+    assert launches[2].endswith("--reward_preset paper_rp1.0")  # the control, in the open
+    assert launches[3].endswith("--reward_preset proactive --rollout episode")
 
 
 def test_shipped_study_by_name_dry_run(installed) -> None:
