@@ -52,7 +52,13 @@ SCRIPTS = [
     ("QuickDraw", ["A or C"], Case.UNPARSEABLE, 0, -0.5),
     ("Realistic-Occlusion-Dataset", ["banana"], Case.PREMATURE_ANSWER, 0, -0.5),  # right, but at step 0
     ("Realistic-Occlusion-Dataset", [LEFT, "banana"], Case.CORRECT, 1, 1.0 - COST),
-    ("Realistic-Occlusion-Dataset", [LEFT] * 14, Case.ABSTAIN, 14, -0.25 - 14 * COST),  # step limit: no answer
+    (
+        "Realistic-Occlusion-Dataset",
+        [LEFT] * 14,
+        Case.ABSTAIN,
+        14,
+        -0.25 - 14 * COST,
+    ),  # step limit: no answer
 ]
 
 
