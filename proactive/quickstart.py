@@ -90,7 +90,7 @@ class Plan:
     sft_flags: tuple[str, ...] = ()  # extra recipe flags, e.g. smaller batches
     grpo_flags: tuple[str, ...] = ()
     eval_batch_size: int = 32
-    expected_time: str = "about 12 minutes on 2 CPU cores"  # printed first (docs/quickstart-log.md)
+    expected_time: str = "about 10 minutes on 2 CPU cores"  # printed first (docs/quickstart-log.md)
 
 
 DEFAULT_PLAN = Plan()
