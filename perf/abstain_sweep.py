@@ -56,22 +56,22 @@ def main(argv: list[str] | None = None) -> int:
     runs = tuple(arm(value, index == 0) for index, value in enumerate(args.values))
     out = Path(args.out).resolve()
     run_quickstart(out, dataclasses.replace(DEFAULT_PLAN, grpo_runs=runs))
-    rows, scenario_rows = [], []
+    rows, scenario_rows, names = [], [], []
     for run in runs:
         run_dir = out / "eval" / run.label / TRAIN_GROUP
-        average = read_summary(run_dir)["average"]
+        summary = read_summary(run_dir)
+        average, scenarios = summary["average"], summary["scenarios"]
+        names = list(scenarios)
         ended, per_scenario = abstain_endings(run_dir)
         rows.append(
             [run.label, metric_cell(average, "acc"), metric_cell(average, "psr"),
              metric_cell(average, "reference_acc"), rate_cell(ended)[2]]
         )  # fmt: skip
-        scenarios = read_summary(run_dir)["scenarios"]
         scenario_rows.append(
             [run.label]
             + [f"{block['acc']:.1f} / {per_scenario.get(name, 0.0):.1f}" for name, block in scenarios.items()]
         )
     print("\n".join(markdown_table(["arm", "acc", "psr", "reference acc", "ended abstaining (%)"], rows)))
-    names = list(read_summary(out / "eval" / runs[0].label / TRAIN_GROUP)["scenarios"])
     print()
     print("\n".join(markdown_table(["arm (acc / % abstained)", *map(short, names)], scenario_rows)))
     return 0

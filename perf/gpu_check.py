@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib.util
+import importlib
 import json
 import platform
 import shutil
@@ -210,10 +210,7 @@ class StepClock(TrainerCallback):
 
 
 def load_recipe(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"gpu_check_{name}", REPO / "recipes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return importlib.import_module(f"recipes.{name}")
 
 
 @dataclass

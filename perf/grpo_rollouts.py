@@ -18,7 +18,6 @@ start: ``--model outputs/quickstart/sft-merged --bench outputs/quickstart/data/t
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import subprocess
 import sys
@@ -42,10 +41,8 @@ def worker(args: argparse.Namespace, rollout: str, out: str) -> dict:
     from trl import GRPOConfig
 
     from proactive.recipe_args import parse_recipe_args
+    from recipes import grpo
 
-    spec = importlib.util.spec_from_file_location("recipe_grpo", REPO / "recipes" / "grpo.py")
-    grpo = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(grpo)
     torch.set_num_threads(args.threads)
     argv = [
         "--config",

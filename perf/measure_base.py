@@ -34,9 +34,10 @@ import torch
 
 from data.environment import TurnState, reachable_states
 from data.parsing import Outcome
-from data.records import SYNTHETIC_MARKER, load_benchmark
+from data.records import load_benchmark
 from data.scenarios import SCENARIO_NAMES, SCENARIOS
 from data.synth import generate_benchmark
+from data.synth.generate import benchmark_stage
 from eval.backends import HFGenerator, Prompt, load_hf_generator
 from eval.cli import EvalConfig, evaluate
 from eval.metrics import bootstrap_ci
@@ -53,12 +54,8 @@ VISION_TOKEN_FIELDS = ("image_token_id", "video_token_id", "vision_start_token_i
 
 def eval_benchmark(folder: Path, per_scenario: int, seed: int, size: int) -> Path:
     """The synthetic benchmark in ``folder``, written unless it already holds one of these arguments."""
-    marker = folder / SYNTHETIC_MARKER
-    if marker.is_file():
-        info = json.loads(marker.read_text(encoding="utf-8"))
-        if (info["per_scenario"], info["seed"], info["size"]) == (per_scenario, seed, size):
-            return folder
-    generate_benchmark(folder, per_scenario, seed, size)
+    if not benchmark_stage(folder, per_scenario, seed, size).done():
+        generate_benchmark(folder, per_scenario, seed, size)
     return folder
 
 
@@ -165,20 +162,17 @@ def sampled_asks(
 
 def grpo_step_seconds(model: str, data: Path, work: Path, steps: int, warmup: int = 2) -> dict[str, float]:
     """Median and minimum seconds per optimizer step of the quickstart's GRPO recipe from ``model``."""
-    import importlib.util
     import statistics
 
     from transformers import TrainerCallback
     from trl import GRPOConfig
 
+    from proactive.configs import recipe_config
     from proactive.recipe_args import parse_recipe_args
+    from recipes import grpo as recipe
 
-    repo = Path(__file__).resolve().parents[1]
-    spec = importlib.util.spec_from_file_location("recipe_grpo", repo / "recipes" / "grpo.py")
-    recipe = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(recipe)  # type: ignore[union-attr]
     argv = [
-        "--config", str(repo / "recipes" / "quickstart" / "grpo.yaml"), "--model_name_or_path", model,
+        "--config", str(recipe_config("quickstart/grpo")), "--model_name_or_path", model,
         "--benchmark_dir", str(data), "--output_dir", str(work / "grpo"), "--max_steps", str(steps + warmup),
         "--logging_steps", str(steps + warmup),
     ]  # fmt: skip
